@@ -1,0 +1,273 @@
+//! Binary format version 1: serde wire structs encoded with bincode 2.
+//!
+//! Field order is the format: never reorder or insert fields without bumping
+//! [`super::VERSION`]. Points carry only the tag's own name; the batch carries the asset,
+//! and the full tag id is rebuilt (and validated) on decode.
+
+use bincode::config::{Config, standard};
+use serde::{Deserialize, Serialize};
+
+use super::{CodecError, Message, MessageKind};
+use crate::model::{
+    AgentId, AgentState, AgentStatus, AssetPath, Batch, DeviceState, DeviceStatus, Point, Quality,
+    QualityLevel, TagCatalog, TagId, TagMeta, Value,
+};
+
+/// The only place bincode's settings are chosen.
+fn config() -> impl Config {
+    standard().with_limit::<{ super::MAX_PAYLOAD_BYTES }>()
+}
+
+#[derive(Serialize, Deserialize)]
+struct WireBatch {
+    agent: String,
+    session: u64,
+    seq: u64,
+    asset: String,
+    historical: bool,
+    points: Vec<WirePoint>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct WirePoint {
+    name: String,
+    ts_ns: i64,
+    value: Option<WireValue>,
+    quality: u8,
+    reason: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+enum WireValue {
+    Bool(bool),
+    Int(i64),
+    UInt(u64),
+    Float(f64),
+    Text(String),
+}
+
+#[derive(Serialize, Deserialize)]
+struct WireCatalog {
+    agent: String,
+    session: u64,
+    tags: Vec<WireTagMeta>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct WireTagMeta {
+    id: String,
+    unit: String,
+    data_type: String,
+    source: String,
+    poll_interval_ms: u32,
+    description: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct WireStatus {
+    agent: String,
+    session: u64,
+    online: bool,
+    ts_ns: i64,
+    devices: Vec<(String, bool)>,
+}
+
+pub(super) fn encode_body(msg: &Message, out: &mut Vec<u8>) -> Result<(), CodecError> {
+    let res = match msg {
+        Message::Batch(b) => {
+            bincode::serde::encode_into_std_write(batch_to_wire(b)?, out, config())
+        }
+        Message::Catalog(c) => {
+            bincode::serde::encode_into_std_write(catalog_to_wire(c), out, config())
+        }
+        Message::Status(s) => {
+            bincode::serde::encode_into_std_write(status_to_wire(s), out, config())
+        }
+    };
+    res.map(drop).map_err(|e| CodecError::Binary(e.to_string()))
+}
+
+pub(super) fn decode_body(kind: MessageKind, body: &[u8]) -> Result<Message, CodecError> {
+    match kind {
+        MessageKind::Batch => batch_from_wire(decode_all(body)?).map(Message::Batch),
+        MessageKind::Catalog => catalog_from_wire(decode_all(body)?).map(Message::Catalog),
+        MessageKind::Status => status_from_wire(decode_all(body)?).map(Message::Status),
+    }
+}
+
+fn decode_all<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, CodecError> {
+    let (v, used) = bincode::serde::decode_from_slice(body, config())
+        .map_err(|e| CodecError::Binary(e.to_string()))?;
+    if used != body.len() {
+        return Err(CodecError::Invalid {
+            field: "payload",
+            reason: format!("{} trailing bytes after the message", body.len() - used),
+        });
+    }
+    Ok(v)
+}
+
+fn invalid(field: &'static str) -> impl Fn(crate::model::IdError) -> CodecError {
+    move |e| CodecError::Invalid {
+        field,
+        reason: e.to_string(),
+    }
+}
+
+fn batch_to_wire(b: &Batch) -> Result<WireBatch, CodecError> {
+    let points = b
+        .points
+        .iter()
+        .map(|p| {
+            if !p.tag.belongs_to(&b.asset) {
+                return Err(CodecError::ForeignTag {
+                    tag: p.tag.to_string(),
+                    asset: b.asset.to_string(),
+                });
+            }
+            Ok(WirePoint {
+                name: p.tag.name().to_owned(),
+                ts_ns: p.ts_ns,
+                value: p.value.as_ref().map(value_to_wire),
+                quality: p.quality.level().code(),
+                reason: p.quality.reason().map(str::to_owned),
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(WireBatch {
+        agent: b.agent.to_string(),
+        session: b.session,
+        seq: b.seq,
+        asset: b.asset.to_string(),
+        historical: b.historical,
+        points,
+    })
+}
+
+fn batch_from_wire(w: WireBatch) -> Result<Batch, CodecError> {
+    let asset = AssetPath::new(&w.asset).map_err(invalid("asset"))?;
+    let points = w
+        .points
+        .into_iter()
+        .map(|p| {
+            let level = QualityLevel::from_code(p.quality).ok_or_else(|| CodecError::Invalid {
+                field: "quality",
+                reason: format!("unknown quality code {}", p.quality),
+            })?;
+            Ok(Point {
+                tag: TagId::from_parts(&asset, &p.name).map_err(invalid("tag"))?,
+                ts_ns: p.ts_ns,
+                value: p.value.map(value_from_wire),
+                quality: Quality::from_parts(level, p.reason),
+            })
+        })
+        .collect::<Result<_, CodecError>>()?;
+    Ok(Batch {
+        agent: AgentId::new(&w.agent).map_err(invalid("agent"))?,
+        session: w.session,
+        seq: w.seq,
+        asset,
+        historical: w.historical,
+        points,
+    })
+}
+
+fn value_to_wire(v: &Value) -> WireValue {
+    match v {
+        Value::Bool(b) => WireValue::Bool(*b),
+        Value::Int(i) => WireValue::Int(*i),
+        Value::UInt(u) => WireValue::UInt(*u),
+        Value::Float(f) => WireValue::Float(*f),
+        Value::Text(s) => WireValue::Text(s.clone()),
+    }
+}
+
+fn value_from_wire(v: WireValue) -> Value {
+    match v {
+        WireValue::Bool(b) => Value::Bool(b),
+        WireValue::Int(i) => Value::Int(i),
+        WireValue::UInt(u) => Value::UInt(u),
+        WireValue::Float(f) => Value::Float(f),
+        WireValue::Text(s) => Value::Text(s),
+    }
+}
+
+fn catalog_to_wire(c: &TagCatalog) -> WireCatalog {
+    WireCatalog {
+        agent: c.agent.to_string(),
+        session: c.session,
+        tags: c
+            .tags
+            .iter()
+            .map(|t| WireTagMeta {
+                id: t.id.to_string(),
+                unit: t.unit.clone(),
+                data_type: t.data_type.clone(),
+                source: t.source.clone(),
+                poll_interval_ms: t.poll_interval_ms,
+                description: t.description.clone(),
+            })
+            .collect(),
+    }
+}
+
+fn catalog_from_wire(w: WireCatalog) -> Result<TagCatalog, CodecError> {
+    let tags = w
+        .tags
+        .into_iter()
+        .map(|t| {
+            Ok(TagMeta {
+                id: TagId::new(&t.id).map_err(invalid("tag"))?,
+                unit: t.unit,
+                data_type: t.data_type,
+                source: t.source,
+                poll_interval_ms: t.poll_interval_ms,
+                description: t.description,
+            })
+        })
+        .collect::<Result<_, CodecError>>()?;
+    Ok(TagCatalog {
+        agent: AgentId::new(&w.agent).map_err(invalid("agent"))?,
+        session: w.session,
+        tags,
+    })
+}
+
+fn status_to_wire(s: &AgentStatus) -> WireStatus {
+    WireStatus {
+        agent: s.agent.to_string(),
+        session: s.session,
+        online: s.state == AgentState::Online,
+        ts_ns: s.ts_ns,
+        devices: s
+            .devices
+            .iter()
+            .map(|d| (d.id.clone(), d.state == DeviceState::Connected))
+            .collect(),
+    }
+}
+
+fn status_from_wire(w: WireStatus) -> Result<AgentStatus, CodecError> {
+    Ok(AgentStatus {
+        agent: AgentId::new(&w.agent).map_err(invalid("agent"))?,
+        session: w.session,
+        state: if w.online {
+            AgentState::Online
+        } else {
+            AgentState::Offline
+        },
+        ts_ns: w.ts_ns,
+        devices: w
+            .devices
+            .into_iter()
+            .map(|(id, up)| DeviceStatus {
+                id,
+                state: if up {
+                    DeviceState::Connected
+                } else {
+                    DeviceState::Disconnected
+                },
+            })
+            .collect(),
+    })
+}

@@ -1,0 +1,16 @@
+//! Sentia's shared vocabulary: the data model, the MQTT topic scheme and the payload codec.
+//!
+//! This is the leaf crate of the workspace. It does no file or network I/O of its own
+//! (the optional `modbus` driver module excepted), and no driver types appear in its public
+//! API: drivers convert their errors and status codes into [`model::Quality`] where they
+//! hand data over.
+//!
+//! - [`model`]: tags, values, quality, points, batches, tag metadata.
+//! - [`topic`]: the only place that formats or parses MQTT topics.
+//! - [`codec`]: the versioned wire format (bincode envelope and JSON) for everything
+//!   published over MQTT.
+#![warn(missing_docs)]
+
+pub mod codec;
+pub mod model;
+pub mod topic;
