@@ -1,0 +1,206 @@
+//! Startup wiring and the run loop of the simulator: build the plant,
+//! bind the Modbus listeners, write the map, then tick and serve until
+//! cancelled.
+//!
+//! Startup order follows the style guide: validate (plant size), bind, and
+//! only then announce (map file, ready line), so a reader of either can
+//! connect immediately. Plant writes from clients are not fed back into the
+//! model: the model is a pure function of (seed, machine, tick), and every
+//! tick republishes the images, so a Modbus write (including to
+//! `speed_setpoint`) lasts until the next tick, or forever when frozen.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::MissedTickBehavior;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument as _;
+
+use crate::map_file::{MapError, RegisterMap, write_map};
+use crate::modbus::{ImageStore, ModbusServer, ServerError};
+use crate::plant::{Plant, PlantError};
+
+/// Settings of one simulator instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimConfig {
+    /// Number of machines, 1..=1000.
+    pub machines: usize,
+    /// Plant seed.
+    pub seed: u64,
+    /// Address of listener 0.
+    pub listen: SocketAddr,
+    /// Tick period; zero freezes the plant at tick 0.
+    pub tick: Duration,
+    /// Where to write the register map, if anywhere.
+    pub map_out: Option<PathBuf>,
+}
+
+/// Why the simulator could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// Invalid plant settings.
+    #[error("invalid plant settings")]
+    Plant(#[from] PlantError),
+    /// Binding the Modbus listeners failed.
+    #[error("failed to start the Modbus server")]
+    Server(#[from] ServerError),
+    /// Writing the register map failed.
+    #[error("failed to write the register map")]
+    Map(#[from] MapError),
+}
+
+/// A started simulator: listeners bound, map written, not yet serving.
+#[derive(Debug)]
+pub struct PlantSim {
+    config: SimConfig,
+    plant: Plant,
+    store: Arc<ImageStore>,
+    server: ModbusServer,
+}
+
+impl PlantSim {
+    /// Builds the plant, binds the listeners and writes the map (if asked).
+    pub async fn start(config: SimConfig) -> Result<Self, SimError> {
+        let plant = Plant::new(config.seed, config.machines)?;
+        let store = Arc::new(ImageStore::from_plant(&plant));
+        let server = ModbusServer::bind(config.listen, config.machines).await?;
+        let sim = Self {
+            config,
+            plant,
+            store,
+            server,
+        };
+        if let Some(path) = &sim.config.map_out {
+            write_map(path, &sim.register_map())?;
+            tracing::info!(path = %path.display(), "register map written");
+        }
+        Ok(sim)
+    }
+
+    /// Bound address of listener 0.
+    pub fn modbus_addr(&self) -> SocketAddr {
+        // `bind` always binds at least one listener.
+        self.server
+            .local_addrs()
+            .first()
+            .copied()
+            .unwrap_or(self.config.listen)
+    }
+
+    /// Bound addresses of all listeners, by listener index.
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        self.server.local_addrs()
+    }
+
+    /// The register map of this instance (bound ports filled in).
+    pub fn register_map(&self) -> RegisterMap {
+        RegisterMap::build(&self.plant, self.config.tick, self.server.local_addrs())
+    }
+
+    /// The line printed on stdout once the simulator is reachable.
+    pub fn ready_line(&self) -> String {
+        format!(
+            "plant-sim ready modbus={} machines={} seed={}",
+            self.modbus_addr(),
+            self.config.machines,
+            self.config.seed
+        )
+    }
+
+    /// Serves Modbus and advances the plant every tick until `cancel` fires.
+    pub async fn run(self, cancel: CancellationToken) {
+        let Self {
+            config,
+            mut plant,
+            store,
+            server,
+        } = self;
+        let tracker = TaskTracker::new();
+        tracker.spawn(
+            server
+                .run(Arc::clone(&store), cancel.child_token())
+                .instrument(tracing::info_span!("modbus_server")),
+        );
+        tracker.close();
+        tracing::info!(
+            machines = config.machines,
+            seed = config.seed,
+            tick = %humantime::format_duration(config.tick),
+            "plant running"
+        );
+        if config.tick.is_zero() {
+            cancel.cancelled().await;
+        } else {
+            let mut interval = tokio::time::interval(config.tick);
+            interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            // The first tick completes immediately; tick 0 is already published.
+            interval.tick().await;
+            loop {
+                tokio::select! {
+                    () = cancel.cancelled() => break,
+                    _ = interval.tick() => {
+                        plant.step();
+                        store.publish(&plant);
+                        tracing::trace!(tick = plant.tick(), "plant stepped");
+                    }
+                }
+            }
+        }
+        tracing::info!(tick = plant.tick(), "shutting down");
+        tracker.wait().await;
+        tracing::info!("plant-sim stopped");
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn config(machines: usize, tick: Duration) -> SimConfig {
+        SimConfig {
+            machines,
+            seed: 5,
+            listen: "127.0.0.1:0".parse().unwrap(),
+            tick,
+            map_out: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn rejects_bad_machine_count_before_binding() {
+        let err = PlantSim::start(config(0, Duration::ZERO))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, SimError::Plant(_)));
+    }
+
+    #[tokio::test]
+    async fn writes_map_and_stops_on_cancel() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = config(250, Duration::from_millis(10));
+        cfg.map_out = Some(dir.path().join("map.toml"));
+        let sim = PlantSim::start(cfg).await.unwrap();
+        assert_eq!(sim.local_addrs().len(), 2);
+        let map = crate::map_file::read_map(dir.path().join("map.toml")).unwrap();
+        assert_eq!(map, sim.register_map());
+        assert_eq!(map.tick_ms, 10);
+        let addr = sim.modbus_addr();
+        assert!(
+            sim.ready_line()
+                .starts_with(&format!("plant-sim ready modbus={addr} "))
+        );
+        assert!(sim.ready_line().ends_with(" machines=250 seed=5"));
+        let cancel = CancellationToken::new();
+        let task = tokio::spawn(sim.run(cancel.clone()));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        cancel.cancel();
+        tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+}
