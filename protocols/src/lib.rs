@@ -12,5 +12,7 @@
 #![warn(missing_docs)]
 
 pub mod codec;
+#[cfg(feature = "modbus")]
+pub mod modbus;
 pub mod model;
 pub mod topic;

@@ -1,0 +1,124 @@
+//! The command line: `edge-agent run --config FILE [--log-format text|json]` and
+//! `edge-agent check-config FILE`.
+//!
+//! Exit codes: 0 success; 64 (EX_USAGE) for a bad command line or an invalid or unreadable
+//! configuration, so a supervisor stops restarting; 1 when the agent fails at runtime.
+//! This is the only module that prints to stdout (the `check-config` report); problems and
+//! logs go to stderr.
+#![allow(clippy::print_stdout)]
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use crate::logging::{self, LogFormat};
+use crate::{app, config, report};
+
+/// EX_USAGE from sysexits.h.
+pub const EXIT_USAGE: u8 = 64;
+/// Runtime failure.
+pub const EXIT_FAILURE: u8 = 1;
+
+/// Sentia edge agent: polls PLCs over Modbus TCP and publishes telemetry over MQTT.
+#[derive(Debug, Parser)]
+#[command(name = "edge-agent", version)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the agent until SIGINT or SIGTERM.
+    Run {
+        /// Configuration file (TOML).
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Log line format (logs go to stderr).
+        #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+        log_format: LogFormat,
+    },
+    /// Validate a configuration file and print each device's read plan.
+    CheckConfig {
+        /// Configuration file (TOML).
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+}
+
+/// Parses the command line, runs the command and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(EXIT_USAGE)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match cli.command {
+        Command::CheckConfig { file } => check_config(&file),
+        Command::Run { config, log_format } => run(&config, log_format),
+    }
+}
+
+fn check_config(file: &std::path::Path) -> ExitCode {
+    match config::load(file) {
+        Ok(settings) => {
+            print!("{}", report::render(&settings));
+            ExitCode::SUCCESS
+        }
+        Err(e) => config_failed(&e),
+    }
+}
+
+fn config_failed(e: &config::ConfigError) -> ExitCode {
+    eprintln!("{e}");
+    let n = e.problems().len();
+    if n > 0 {
+        eprintln!("{n} problem{} found", if n == 1 { "" } else { "s" });
+    }
+    ExitCode::from(EXIT_USAGE)
+}
+
+fn run(path: &std::path::Path, log_format: LogFormat) -> ExitCode {
+    let settings = match config::load(path) {
+        Ok(s) => s,
+        Err(e) => return config_failed(&e),
+    };
+    logging::init(log_format);
+    tracing::info!(config = %path.display(), "configuration loaded");
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the async runtime");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    let result = runtime.block_on(async {
+        let shutdown = CancellationToken::new();
+        let on_signal = shutdown.clone();
+        tokio::spawn(async move {
+            if let Err(e) = app::shutdown_signal().await {
+                tracing::error!(error = %e, "cannot listen for signals; stopping");
+            }
+            on_signal.cancel();
+        });
+        app::run(settings, shutdown).await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "agent failed");
+            ExitCode::from(EXIT_FAILURE)
+        }
+    }
+}

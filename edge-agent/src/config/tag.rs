@@ -1,0 +1,87 @@
+//! One `[[device.tag]]` table: name, register, type and scaling checks, duplicate tag ids.
+
+use protocols::modbus::{RegisterTag, TagSpec, WordOrder};
+use protocols::model::{AssetPath, TagId};
+
+use super::build::{segment, span_or, value_or};
+use super::device::Seen;
+use super::device_sections::TagSection;
+use super::diagnostic::Diagnostics;
+use super::reader::Span;
+use crate::settings::TagInfo;
+
+/// Tag id used to check a tag whose own id is invalid (never published).
+const PLACEHOLDER_TAG_ID: &str = "invalid/invalid/invalid/invalid/invalid";
+
+/// Checks one tag; `None` if it has problems (all recorded).
+pub(super) fn build_tag(
+    d: &mut Diagnostics<'_>,
+    asset: Option<&AssetPath>,
+    tag: &TagSection,
+    seen: &mut Seen,
+) -> Option<(RegisterTag, TagInfo)> {
+    let at = |field: &str| format!("{}.{field}", tag.path);
+    let name = segment(d, tag.name.as_ref(), &at("name"));
+    let id = match (asset, &name) {
+        (Some(asset), Some(name)) => TagId::from_parts(asset, name).ok(),
+        _ => None,
+    };
+    if let (Some(id), Some(name_span)) = (&id, tag.name.as_ref().map(|n| n.span())) {
+        if let Some(&first) = seen.tags.get(id) {
+            let line = d.line_of(first);
+            d.error(
+                &name_span,
+                at("name"),
+                format!("duplicate tag {id} (first defined on line {line})"),
+            );
+        } else {
+            seen.tags.insert(id.clone(), name_span.start);
+        }
+    }
+    // Without a valid id the tag's other fields are still checked, under a stand-in id.
+    let checked_id = match &id {
+        Some(id) => id.clone(),
+        None => TagId::new(PLACEHOLDER_TAG_ID).ok()?,
+    };
+    let spec = TagSpec {
+        id: checked_id,
+        kind: *tag.register.as_ref()?.get_ref(),
+        address: *tag.address.as_ref()?.get_ref(),
+        data_type: *tag.data_type.as_ref()?.get_ref(),
+        order: value_or(&tag.order, WordOrder::BigEndian),
+        scale: value_or(&tag.scale, 1.0),
+        offset: value_or(&tag.offset, 0.0),
+    };
+    match RegisterTag::new(spec) {
+        Ok(_) if id.is_none() => None,
+        Ok(t) => Some((
+            t,
+            TagInfo {
+                unit: tag
+                    .unit
+                    .as_ref()
+                    .map(|u| u.get_ref().clone())
+                    .unwrap_or_default(),
+                description: tag
+                    .description
+                    .as_ref()
+                    .map(|u| u.get_ref().clone())
+                    .unwrap_or_default(),
+            },
+        )),
+        Err(errors) => {
+            for e in errors {
+                let span: Option<Span> = match e.field() {
+                    "type" => tag.data_type.as_ref().map(|v| v.span()),
+                    "address" => tag.address.as_ref().map(|v| v.span()),
+                    "order" => tag.order.as_ref().map(|v| v.span()),
+                    "scale" => tag.scale.as_ref().map(|v| v.span()),
+                    "offset" => tag.offset.as_ref().map(|v| v.span()),
+                    _ => None,
+                };
+                d.error(&span_or(span, &tag.span), at(e.field()), e.to_string());
+            }
+            None
+        }
+    }
+}

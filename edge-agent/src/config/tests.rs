@@ -1,0 +1,301 @@
+//! Configuration tests: the example parses; a file with many problems reports all of them
+//! with their lines and field paths.
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use protocols::codec::Encoding;
+use protocols::modbus::{DataType, RegisterKind, WordOrder};
+
+use super::*;
+use crate::settings::DeviceSource;
+
+const EXAMPLE: &str = include_str!("../../agent.example.toml");
+
+#[test]
+fn example_config_parses() {
+    let s = parse(EXAMPLE, "agent.example.toml").unwrap();
+    assert_eq!(s.agent.id.as_str(), "edge-01");
+    assert_eq!(s.agent.shutdown_grace, Duration::from_secs(5));
+    assert_eq!((s.mqtt.host.as_str(), s.mqtt.port), ("127.0.0.1", 1883));
+    assert_eq!(s.mqtt.client_id, "sentia-edge-01");
+    assert_eq!(s.mqtt.encoding, Encoding::Binary);
+    assert_eq!(s.mqtt.max_buffered_batches, 10_000);
+    assert_eq!(s.devices.len(), 3);
+    let motor = &s.devices[0];
+    assert_eq!(motor.asset.as_str(), "demo/hall-1/line-1/motor-01");
+    assert_eq!(motor.poll_interval, Duration::from_secs(1));
+    assert_eq!(motor.reconnect.min, Duration::from_millis(500));
+    let DeviceSource::ModbusTcp { endpoint, map } = &motor.source;
+    assert_eq!((endpoint.port, endpoint.unit_id), (15020, 1));
+    assert_eq!(map.tags().len(), 7);
+    assert_eq!(map.tags()[3].order(), WordOrder::WordSwap);
+    assert_eq!(map.tags()[1].scale(), 0.1);
+    // input 0..4 (gap fill to 20..22 is 16 > 10: split), holding, coil, discrete
+    assert_eq!(map.requests().len(), 5);
+    let pump = &s.devices[1];
+    assert_eq!(pump.asset.as_str(), "demo/hall-1/line-2/pump-01");
+    assert_eq!(pump.poll_interval, Duration::from_millis(500));
+    let DeviceSource::ModbusTcp { map, .. } = &pump.source;
+    assert_eq!(map.tags()[1].data_type(), DataType::F64);
+    assert_eq!(map.tags()[2].kind(), RegisterKind::Coil);
+    let meta = pump.tag_meta();
+    assert_eq!(meta[0].source, "modbus-tcp://127.0.0.1:15020/2/input/0");
+    assert_eq!(meta[0].data_type, "f32");
+    assert_eq!(meta[0].poll_interval_ms, 500);
+    assert_eq!(meta[0].unit, "m3/h");
+    let compressor = &s.devices[2];
+    let DeviceSource::ModbusTcp { map, .. } = &compressor.source;
+    assert_eq!(map.limits().max_registers_per_read, 64);
+}
+
+/// A file with problems in many places. The expected list is below; line numbers refer to
+/// this text (line 1 is `[agent]`).
+const BROKEN: &str = r#"[agent]
+id = "edge 01"
+site = "demo"
+area = "hall-1"
+line = "line-1"
+colour = "blue"
+
+[mqtt]
+broker = "http://broker"
+password = "hunter2"
+keep_alive = "500ms"
+
+[defaults]
+poll_interval = "5ms"
+max_registers_per_read = 126
+
+[[device]]
+id = "motor-01"
+protocol = "modbus-tcp"
+host = "127.0.0.1"
+port = 502
+unit_id = 0
+
+[[device.tag]]
+name = "speed"
+register = "input"
+address = 0
+type = "f33"
+
+[[device.tag]]
+name = "running"
+register = "holding"
+address = 1
+type = "bool"
+
+[[device.tag]]
+name = "speed"
+register = "input"
+address = 65535
+type = "u32"
+
+[[device]]
+id = "motor-01"
+protocol = "opcua"
+host = "127.0.0.1"
+port = 502
+unit_id = 1
+timeout = "soon"
+
+[[device.tag]]
+register = "coil"
+address = 3
+type = "bool"
+order = "CDAB"
+
+[[device]]
+id = "pump-01"
+protocol = "modbus-tcp"
+port = 502
+unit_id = 248
+poll_interval = "1s"
+
+[[device.tag]]
+name = "flow"
+register = "inputs"
+address = 0
+type = "f32"
+"#;
+
+#[test]
+fn every_problem_is_reported_with_line_and_path() {
+    let err = parse(BROKEN, "agent.toml").unwrap_err();
+    let got: Vec<(usize, String)> = err
+        .problems()
+        .iter()
+        .map(|p| (p.line, format!("{}: {}", p.path, p.message)))
+        .collect();
+    let expected: &[(usize, &str)] = &[
+        (2, "agent.id: \"edge 01\": character ' ' not allowed"),
+        (6, "agent.colour: unknown field"),
+        (9, "mqtt.broker: unknown scheme \"http\""),
+        (10, "mqtt.password: inline passwords are not allowed"),
+        (11, "mqtt.keep_alive: must be between 1s and 65535s"),
+        (14, "defaults.poll_interval: must be at least 10ms"),
+        (
+            15,
+            "defaults.max_registers_per_read: must be between 1 and 125",
+        ),
+        (
+            22,
+            "device[motor-01].unit_id: must be between 1 and 247, got 0",
+        ),
+        (
+            28,
+            "device[motor-01].tag[speed].type: unknown type \"f33\" (expected bool, u16, i16, u32, i32, f32, u64, i64, f64)",
+        ),
+        (
+            34,
+            "device[motor-01].tag[running].type: type bool cannot be read from holding registers",
+        ),
+        (
+            37,
+            "device[motor-01].tag[speed].name: duplicate tag demo/hall-1/line-1/motor-01/speed (first defined on line 25)",
+        ),
+        (
+            39,
+            "device[motor-01].tag[speed].address: address 65535 + 2 registers runs past the last address 65535",
+        ),
+        (
+            43,
+            "device[motor-01].id: duplicate device id \"motor-01\" (first defined on line 18)",
+        ),
+        (
+            44,
+            "device[motor-01].protocol: unsupported protocol \"opcua\" (supported: modbus-tcp)",
+        ),
+        (48, "device[motor-01].timeout: invalid duration \"soon\""),
+        (50, "device[motor-01].tag[0].name: missing required field"),
+        (
+            54,
+            "device[motor-01].tag[0].order: order CDAB has no meaning for the single-register type bool",
+        ),
+        (56, "device[pump-01].host: missing required field"),
+        (
+            60,
+            "device[pump-01].unit_id: must be between 1 and 247, got 248",
+        ),
+        (
+            65,
+            "device[pump-01].tag[flow].register: unknown register kind \"inputs\" (expected coil, discrete, holding, input)",
+        ),
+    ];
+    for (line, text) in expected {
+        assert!(
+            got.iter().any(|(l, g)| l == line && g.starts_with(text)),
+            "missing line {line}: {text}\n got:\n{}",
+            err
+        );
+    }
+    assert_eq!(
+        got.len(),
+        expected.len(),
+        "unexpected extra problems:\n{err}"
+    );
+    let rendered = err.to_string();
+    assert!(
+        rendered
+            .contains("agent.toml:28:8: device[motor-01].tag[speed].type: unknown type \"f33\""),
+        "{rendered}"
+    );
+}
+
+#[test]
+fn defaults_and_overrides_are_merged_and_checked() {
+    let text = EXAMPLE.replace(
+        "poll_interval = \"500ms\"",
+        "poll_interval = \"500ms\"\nreconnect_min = \"1m\"\nreconnect_max = \"2s\"",
+    );
+    let err = parse(&text, "a.toml").unwrap_err();
+    assert_eq!(err.problems().len(), 1, "{err}");
+    assert!(
+        err.problems()[0]
+            .path
+            .ends_with("device[pump-01].reconnect_max"),
+        "{err}"
+    );
+
+    let text = EXAMPLE.replace("max_registers_per_read = 64", "max_registers_per_read = 2");
+    let err = parse(&text, "a.toml").unwrap_err();
+    assert!(err.to_string().contains("device[compressor-01].tag[hours].type: needs 4 registers but max_registers_per_read is 2"), "{err}");
+}
+
+#[test]
+fn structural_problems_are_reported() {
+    let err = parse("[agent\nid = 1", "x.toml").unwrap_err();
+    assert!(err.to_string().starts_with("x.toml:1:"), "{err}");
+    let err = parse("", "x.toml").unwrap_err();
+    let text = err.to_string();
+    for needle in [
+        "agent: missing required field",
+        "mqtt: missing required field",
+        "device: no devices configured",
+    ] {
+        assert!(text.contains(needle), "{text}");
+    }
+    let err = parse("[agent]\nid = \"a\"\n[mqtt]\nbroker = \"mqtt://h\"\n[[device]]\nid = \"d\"\nprotocol = \"modbus-tcp\"\nhost = \"h\"\nport = 1\nunit_id = 1\n", "x.toml").unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("device[d].asset: no asset"), "{text}");
+    assert!(text.contains("device[d].tag: no tags configured"), "{text}");
+}
+
+#[test]
+fn credentials_come_from_a_file_or_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let pass = dir.path().join("pass");
+    std::fs::write(&pass, "s3cret\n").unwrap();
+    let with = |extra: &str| {
+        EXAMPLE.replace(
+            "encoding = \"binary\"",
+            &format!("encoding = \"json\"\n{extra}"),
+        )
+    };
+    let s = parse(
+        &with(&format!(
+            "username = \"edge\"\npassword_file = {:?}",
+            pass.display().to_string()
+        )),
+        "a.toml",
+    )
+    .unwrap();
+    let creds = s.mqtt.credentials.unwrap();
+    assert_eq!(
+        (creds.username.as_str(), creds.password.as_str()),
+        ("edge", "s3cret")
+    );
+    assert!(!format!("{creds:?}").contains("s3cret"));
+    assert_eq!(s.mqtt.encoding, Encoding::Json);
+    let err = parse(
+        &with("username = \"edge\"\npassword_file = \"/nonexistent/pass\""),
+        "a.toml",
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("mqtt.password_file: cannot read /nonexistent/pass"),
+        "{err}"
+    );
+    let err = parse(
+        &with("username = \"edge\"\npassword_env = \"SENTIA_TEST_SURELY_UNSET_VAR\""),
+        "a.toml",
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("SENTIA_TEST_SURELY_UNSET_VAR is not set"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_missing_file_names_the_path() {
+    let err = load(std::path::Path::new("/nonexistent/agent.toml")).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("/nonexistent/agent.toml: cannot read"),
+        "{err}"
+    );
+}

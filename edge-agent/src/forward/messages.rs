@@ -1,0 +1,94 @@
+//! Builds and encodes everything the agent publishes: data batches, the tag catalogue and
+//! the presence status, on the topics from `protocols::topic`.
+
+use protocols::codec::{self, CodecError, Encoding, Message};
+use protocols::model::{AgentId, AgentState, AgentStatus, Batch, DeviceStatus, TagCatalog, now_ns};
+use protocols::topic::Topic;
+
+use super::record::Record;
+use crate::poll::DeviceBatch;
+use crate::settings::Settings;
+
+/// Encodes the agent's messages.
+#[derive(Debug, Clone)]
+pub(crate) struct Messages {
+    agent: AgentId,
+    session: u64,
+    encoding: Encoding,
+    catalog: TagCatalog,
+    /// `Topic::Meta` for this agent.
+    pub(crate) meta_topic: String,
+    /// `Topic::Status` for this agent.
+    pub(crate) status_topic: String,
+}
+
+impl Messages {
+    pub(crate) fn new(settings: &Settings, session: u64) -> Self {
+        let agent = settings.agent.id.clone();
+        let catalog = TagCatalog {
+            agent: agent.clone(),
+            session,
+            tags: settings.devices.iter().flat_map(|d| d.tag_meta()).collect(),
+        };
+        Self {
+            meta_topic: Topic::Meta {
+                agent: agent.clone(),
+            }
+            .to_string(),
+            status_topic: Topic::Status {
+                agent: agent.clone(),
+            }
+            .to_string(),
+            agent,
+            session,
+            encoding: settings.mqtt.encoding,
+            catalog,
+        }
+    }
+
+    /// Encodes one device's cycle as batch `seq`.
+    pub(crate) fn batch(&self, seq: u64, batch: DeviceBatch) -> Result<Record, CodecError> {
+        let topic = Topic::Data {
+            agent: self.agent.clone(),
+            asset: batch.asset.clone(),
+        }
+        .to_string();
+        let message = Message::Batch(Batch {
+            agent: self.agent.clone(),
+            session: self.session,
+            seq,
+            asset: batch.asset,
+            historical: false,
+            points: batch.points,
+        });
+        Ok(Record {
+            seq,
+            topic,
+            payload: codec::encode(&message, self.encoding)?,
+            resend: false,
+        })
+    }
+
+    /// The tag catalogue.
+    pub(crate) fn catalog(&self) -> Result<Vec<u8>, CodecError> {
+        codec::encode(&Message::Catalog(self.catalog.clone()), self.encoding)
+    }
+
+    /// A presence message.
+    pub(crate) fn status(
+        &self,
+        state: AgentState,
+        devices: Vec<DeviceStatus>,
+    ) -> Result<Vec<u8>, CodecError> {
+        codec::encode(
+            &Message::Status(AgentStatus {
+                agent: self.agent.clone(),
+                session: self.session,
+                state,
+                ts_ns: now_ns(),
+                devices,
+            }),
+            self.encoding,
+        )
+    }
+}

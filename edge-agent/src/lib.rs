@@ -1,0 +1,72 @@
+//! Sentia edge agent: polls PLCs over Modbus TCP and forwards their telemetry over MQTT to
+//! the central aggregator.
+//!
+//! The binary (`src/main.rs`) is a thin shell over this library; the library exists so the
+//! agent can be started in-process by its own tests. Nothing else in the workspace depends
+//! on it (the end-to-end tests in `tests/` start the binary).
+//!
+//! # Data flow
+//!
+//! ```text
+//!  PLC ──Modbus TCP──▶ poll::ModbusPoller (one task per device, supervised)
+//!                          │ DeviceBatch per cycle, try_send (drop + count when full)
+//!                          ▼
+//!                   bounded mpsc channel (app::BATCH_CHANNEL_CAPACITY)
+//!                          ▼
+//!                   forward::Forwarder ── seq, encode, in-memory buffer, QoS 1 ──▶ broker
+//!                      ▲   (sole owner of the rumqttc client and event loop)
+//!   poll::DeviceStates ┘ (watch: device up/down → retained status republished)
+//! ```
+//!
+//! # Modules
+//!
+//! - [`cli`]: command line (`run`, `check-config`), exit codes (64 for configuration errors).
+//! - [`config`]: the TOML file → validated [`settings::Settings`], reporting every problem
+//!   as `FILE:LINE:COL: path: message`. Its module docs hold the full schema.
+//! - [`settings`]: typed settings the runtime is built from.
+//! - [`app`]: wiring, startup and shutdown order ([`app::run`], [`app::start`]).
+//! - [`poll`]: device tasks: connect lazily, poll every interval, bad-quality points while a
+//!   device is down, reconnect with backoff, supervised restarts.
+//! - [`forward`]: the MQTT forwarder: sequence numbers, buffering during broker outages,
+//!   PUBACK tracking and re-sending, catalogue and status publishing, Last Will.
+//! - [`backoff`]: capped exponential backoff with jitter (I/O-free).
+//! - [`metrics`]: counters, logged as one summary line every minute.
+//! - [`report`]: the `check-config` plan report. [`logging`]: tracing setup.
+//!
+//! Protocol logic (register types, word orders, the read planner, decoding, the Modbus TCP
+//! driver) lives in `protocols::modbus`; topics and payload encoding in
+//! `protocols::topic` and `protocols::codec`. This crate never formats a topic itself.
+//!
+//! # Invariants
+//!
+//! - Only the forwarder publishes. Batch sequence numbers are consecutive from 0 per session
+//!   (session = agent start time in ns); a gap means batches were dropped, and every drop is
+//!   counted (`batches_dropped_*`).
+//! - A device that cannot be read produces bad-quality points every cycle, never silence.
+//! - Pollers never wait on MQTT; each device has its own task and its own connection.
+//! - Every channel is bounded; every network operation has a timeout.
+//!
+//! # Running in-process
+//!
+//! ```no_run
+//! # async fn example() -> anyhow::Result<()> {
+//! let settings = edge_agent::config::load(std::path::Path::new("agent.toml"))?;
+//! let shutdown = tokio_util::sync::CancellationToken::new();
+//! let (handle, agent) = edge_agent::app::start(settings, shutdown.clone());
+//! let running = tokio::spawn(agent);
+//! // ... observe handle.metrics / handle.states, then:
+//! shutdown.cancel();
+//! running.await??;
+//! # Ok(()) }
+//! ```
+
+pub mod app;
+pub mod backoff;
+pub mod cli;
+pub mod config;
+pub mod forward;
+pub mod logging;
+pub mod metrics;
+pub mod poll;
+pub mod report;
+pub mod settings;

@@ -1,0 +1,137 @@
+//! The agent's counters: plain atomics, shared by every task, summarised in the log.
+//!
+//! Each stage counts what it received, sent, dropped and its errors (by kind). Counters only
+//! grow (except the `buffered` gauge); [`Metrics::snapshot`] copies them for logging and
+//! tests. Field names double as metric names once the counters are exported.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Shared counters.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Poll cycles started.
+    pub polls: AtomicU64,
+    /// Poll cycles that took longer than the poll interval (ticks were skipped).
+    pub overruns: AtomicU64,
+    /// Modbus requests sent.
+    pub requests: AtomicU64,
+    /// Requests that timed out.
+    pub request_timeouts: AtomicU64,
+    /// Requests that failed on the transport (connection lost).
+    pub request_transport_errors: AtomicU64,
+    /// Responses that did not match their request.
+    pub request_protocol_errors: AtomicU64,
+    /// Requests answered with a device exception.
+    pub request_exceptions: AtomicU64,
+    /// Failed connection attempts.
+    pub connect_errors: AtomicU64,
+    /// Points produced (good and bad).
+    pub points: AtomicU64,
+    /// Batches handed to the MQTT client (including re-sends after a reconnect).
+    pub batches_published: AtomicU64,
+    /// Batches re-sent after a reconnect.
+    pub batches_resent: AtomicU64,
+    /// Batches acknowledged by the broker (PUBACK).
+    pub batches_acked: AtomicU64,
+    /// Batches dropped by a poller because the forwarder's channel was full.
+    pub batches_dropped_channel: AtomicU64,
+    /// Batches dropped from the in-memory buffer (full while the broker was unreachable).
+    pub batches_dropped_buffer: AtomicU64,
+    /// Batches still unsent when the shutdown grace period ended.
+    pub batches_dropped_shutdown: AtomicU64,
+    /// Batches that could not be encoded.
+    pub encode_errors: AtomicU64,
+    /// Batches waiting in the forwarder's buffer (a gauge).
+    pub buffered: AtomicU64,
+}
+
+/// A copy of every counter.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub struct MetricsSnapshot {
+    pub polls: u64,
+    pub overruns: u64,
+    pub requests: u64,
+    pub request_timeouts: u64,
+    pub request_transport_errors: u64,
+    pub request_protocol_errors: u64,
+    pub request_exceptions: u64,
+    pub connect_errors: u64,
+    pub points: u64,
+    pub batches_published: u64,
+    pub batches_resent: u64,
+    pub batches_acked: u64,
+    pub batches_dropped_channel: u64,
+    pub batches_dropped_buffer: u64,
+    pub batches_dropped_shutdown: u64,
+    pub encode_errors: u64,
+    pub buffered: u64,
+}
+
+/// Adds `n` to a counter.
+pub(crate) fn add(counter: &AtomicU64, n: u64) {
+    counter.fetch_add(n, Ordering::Relaxed);
+}
+
+/// Adds one to a counter.
+pub(crate) fn inc(counter: &AtomicU64) {
+    add(counter, 1);
+}
+
+impl Metrics {
+    /// Copies every counter.
+    pub fn snapshot(&self) -> MetricsSnapshot {
+        let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        MetricsSnapshot {
+            polls: g(&self.polls),
+            overruns: g(&self.overruns),
+            requests: g(&self.requests),
+            request_timeouts: g(&self.request_timeouts),
+            request_transport_errors: g(&self.request_transport_errors),
+            request_protocol_errors: g(&self.request_protocol_errors),
+            request_exceptions: g(&self.request_exceptions),
+            connect_errors: g(&self.connect_errors),
+            points: g(&self.points),
+            batches_published: g(&self.batches_published),
+            batches_resent: g(&self.batches_resent),
+            batches_acked: g(&self.batches_acked),
+            batches_dropped_channel: g(&self.batches_dropped_channel),
+            batches_dropped_buffer: g(&self.batches_dropped_buffer),
+            batches_dropped_shutdown: g(&self.batches_dropped_shutdown),
+            encode_errors: g(&self.encode_errors),
+            buffered: g(&self.buffered),
+        }
+    }
+
+    /// Logs every counter on one line at info.
+    pub fn log_summary(&self) {
+        let s = self.snapshot();
+        tracing::info!(
+            polls = s.polls,
+            overruns = s.overruns,
+            requests = s.requests,
+            timeouts = s.request_timeouts,
+            transport_errors = s.request_transport_errors,
+            protocol_errors = s.request_protocol_errors,
+            exceptions = s.request_exceptions,
+            connect_errors = s.connect_errors,
+            points = s.points,
+            published = s.batches_published,
+            resent = s.batches_resent,
+            acked = s.batches_acked,
+            dropped_channel = s.batches_dropped_channel,
+            dropped_buffer = s.batches_dropped_buffer,
+            dropped_shutdown = s.batches_dropped_shutdown,
+            encode_errors = s.encode_errors,
+            buffered = s.buffered,
+            "counters"
+        );
+    }
+}
+
+impl MetricsSnapshot {
+    /// Batches dropped anywhere.
+    pub fn batches_dropped(&self) -> u64 {
+        self.batches_dropped_channel + self.batches_dropped_buffer + self.batches_dropped_shutdown
+    }
+}

@@ -1,0 +1,102 @@
+//! The `check-config` report: a summary of the validated configuration and each device's
+//! read plan. Pure formatting; the CLI prints it.
+//!
+//! ```text
+//! agent edge-01: broker 127.0.0.1:1883, client id sentia-edge-01, binary encoding
+//! device motor-01 127.0.0.1:15020 unit 1: 7 tags, 5 requests per cycle
+//!   FC01 coil       0..0         count 1     running
+//!   FC04 input      0..3         count 4     speed, current, temperature
+//! total: 1 devices, 7 tags, 5 requests per cycle
+//! ```
+//!
+//! Ranges are inclusive (`start..last`), followed by the number of bits or registers read.
+
+use std::fmt::Write as _;
+
+use crate::settings::{DeviceSource, Settings};
+
+/// Renders the report.
+pub fn render(settings: &Settings) -> String {
+    let mut out = String::new();
+    let m = &settings.mqtt;
+    let encoding = match m.encoding {
+        protocols::codec::Encoding::Binary => "binary",
+        protocols::codec::Encoding::Json => "json",
+    };
+    let _ = writeln!(
+        out,
+        "agent {}: broker {}:{}, client id {}, {encoding} encoding",
+        settings.agent.id, m.host, m.port, m.client_id
+    );
+    let (mut tags, mut requests) = (0, 0);
+    for device in &settings.devices {
+        match &device.source {
+            DeviceSource::ModbusTcp { endpoint, map } => {
+                tags += map.tags().len();
+                requests += map.requests().len();
+                let _ = writeln!(
+                    out,
+                    "device {} {endpoint}: {} tags, {} requests per cycle",
+                    device.id,
+                    map.tags().len(),
+                    map.requests().len()
+                );
+                for r in map.requests() {
+                    let names: Vec<&str> = r
+                        .tags
+                        .iter()
+                        .filter_map(|t| map.tags().get(t.index))
+                        .map(|t| t.id().name())
+                        .collect();
+                    let range = format!("{}..{}", r.start, r.last());
+                    let _ = writeln!(
+                        out,
+                        "  FC{:02} {:<10} {range:<12} count {:<5} {}",
+                        r.function_code(),
+                        r.kind.as_str(),
+                        r.count,
+                        names.join(", ")
+                    );
+                }
+            }
+        }
+    }
+    let _ = writeln!(
+        out,
+        "total: {} devices, {tags} tags, {requests} requests per cycle",
+        settings.devices.len()
+    );
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lists_every_request() {
+        let settings =
+            crate::config::parse(include_str!("../agent.example.toml"), "agent.example.toml")
+                .unwrap();
+        let text = render(&settings);
+        assert!(
+            text.starts_with("agent edge-01: broker 127.0.0.1:1883"),
+            "{text}"
+        );
+        assert!(
+            text.contains("device motor-01 127.0.0.1:15020 unit 1: 7 tags, 5 requests per cycle\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "  FC04 input      0..3         count 4     speed, current, temperature\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("total: 3 devices, 12 tags, 10 requests per cycle\n"),
+            "{text}"
+        );
+    }
+}

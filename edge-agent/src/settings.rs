@@ -1,0 +1,162 @@
+//! Typed, validated settings: what the runtime is built from.
+//!
+//! Produced by [`crate::config::load`] / [`crate::config::parse`], or built directly by
+//! in-process tests. Every value here is already checked (ids are valid identifiers, limits
+//! are within Modbus maxima, each device's read plan is compiled), so constructors downstream
+//! don't re-validate.
+
+use std::fmt;
+use std::time::Duration;
+
+use protocols::codec::Encoding;
+use protocols::modbus::{RegisterMap, TcpEndpoint};
+use protocols::model::{AgentId, AssetPath, TagMeta};
+
+/// Everything the agent needs to run.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Identity and process behaviour.
+    pub agent: AgentSettings,
+    /// The broker and how to publish to it.
+    pub mqtt: MqttSettings,
+    /// The devices to poll, in configuration order.
+    pub devices: Vec<DeviceSettings>,
+}
+
+/// The agent itself.
+#[derive(Debug, Clone)]
+pub struct AgentSettings {
+    /// The agent's id (a topic level).
+    pub id: AgentId,
+    /// How long the forwarder may keep flushing after shutdown was requested.
+    pub shutdown_grace: Duration,
+}
+
+/// MQTT connection and publishing.
+#[derive(Debug, Clone)]
+pub struct MqttSettings {
+    /// Broker host name or address.
+    pub host: String,
+    /// Broker port.
+    pub port: u16,
+    /// MQTT client id.
+    pub client_id: String,
+    /// Keep-alive interval (at least 1 s).
+    pub keep_alive: Duration,
+    /// Payload encoding.
+    pub encoding: Encoding,
+    /// Username and password, if the broker needs them.
+    pub credentials: Option<Credentials>,
+    /// Batches kept in memory while the broker is unreachable; the oldest go first.
+    pub max_buffered_batches: usize,
+    /// Delay between broker connection attempts.
+    pub reconnect: BackoffSettings,
+}
+
+/// Broker login. `Debug` hides the password.
+#[derive(Clone)]
+pub struct Credentials {
+    /// Username.
+    pub username: String,
+    /// Password (from a file or an environment variable, never the TOML).
+    pub password: String,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Capped exponential backoff bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BackoffSettings {
+    /// First delay.
+    pub min: Duration,
+    /// Largest delay.
+    pub max: Duration,
+}
+
+/// One device to poll.
+#[derive(Debug, Clone)]
+pub struct DeviceSettings {
+    /// The device id from the configuration (unique per agent).
+    pub id: String,
+    /// The asset its tags belong to.
+    pub asset: AssetPath,
+    /// Time between poll cycles.
+    pub poll_interval: Duration,
+    /// Bound on each connect attempt and each request.
+    pub timeout: Duration,
+    /// Reconnect delays after a failure.
+    pub reconnect: BackoffSettings,
+    /// Protocol-specific source.
+    pub source: DeviceSource,
+    /// Per-tag metadata for the catalogue, parallel to the source's tag list.
+    pub tags: Vec<TagInfo>,
+}
+
+/// How a device is reached. One variant per protocol; OPC UA and RTU slot in here.
+#[derive(Debug, Clone)]
+pub enum DeviceSource {
+    /// Modbus TCP.
+    ModbusTcp {
+        /// Host, port and unit id.
+        endpoint: TcpEndpoint,
+        /// Tags and their compiled read plan.
+        map: RegisterMap,
+    },
+}
+
+/// Descriptive tag fields that only matter for the catalogue.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TagInfo {
+    /// Engineering unit.
+    pub unit: String,
+    /// Free text.
+    pub description: String,
+}
+
+impl DeviceSource {
+    /// The protocol name used in configuration (`modbus-tcp`).
+    pub fn protocol(&self) -> &'static str {
+        match self {
+            DeviceSource::ModbusTcp { .. } => "modbus-tcp",
+        }
+    }
+}
+
+impl DeviceSettings {
+    /// Number of tags.
+    pub fn tag_count(&self) -> usize {
+        match &self.source {
+            DeviceSource::ModbusTcp { map, .. } => map.tags().len(),
+        }
+    }
+
+    /// Catalogue entries for this device's tags.
+    pub fn tag_meta(&self) -> Vec<TagMeta> {
+        let poll_interval_ms = u32::try_from(self.poll_interval.as_millis()).unwrap_or(u32::MAX);
+        match &self.source {
+            DeviceSource::ModbusTcp { endpoint, map } => map
+                .tags()
+                .iter()
+                .enumerate()
+                .map(|(i, tag)| {
+                    let info = self.tags.get(i).cloned().unwrap_or_default();
+                    TagMeta {
+                        id: tag.id().clone(),
+                        unit: info.unit,
+                        data_type: tag.data_type().as_str().to_owned(),
+                        source: endpoint.source_url(tag.kind(), tag.address()),
+                        poll_interval_ms,
+                        description: info.description,
+                    }
+                })
+                .collect(),
+        }
+    }
+}
