@@ -1,0 +1,123 @@
+//! In-memory table of edge agents: presence from their status messages, last seen from any
+//! message. Lost on restart; the agents' retained status messages refill it on reconnect.
+
+use std::collections::HashMap;
+use std::sync::{PoisonError, RwLock};
+
+use protocols::model::{AgentId, AgentState, AgentStatus, DeviceState, TimestampNs};
+
+/// What is known about one agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentInfo {
+    /// Last reported presence (`None` until a status message arrives).
+    pub state: Option<AgentState>,
+    /// Session of the last status message.
+    pub session: Option<u64>,
+    /// Source time of the last status message.
+    pub status_ts_ns: Option<TimestampNs>,
+    /// Devices and whether each is connected, from the last status message.
+    pub devices: Vec<(String, bool)>,
+    /// When any message from the agent last arrived.
+    pub last_seen_ns: TimestampNs,
+}
+
+/// Agent id → info.
+#[derive(Debug, Default)]
+pub struct AgentTable {
+    inner: RwLock<HashMap<AgentId, AgentInfo>>,
+}
+
+impl AgentTable {
+    fn with<R>(
+        &self,
+        agent: &AgentId,
+        recv_ns: TimestampNs,
+        f: impl FnOnce(&mut AgentInfo) -> R,
+    ) -> R {
+        let mut map = self.inner.write().unwrap_or_else(PoisonError::into_inner);
+        let info = map.entry(agent.clone()).or_insert_with(|| AgentInfo {
+            state: None,
+            session: None,
+            status_ts_ns: None,
+            devices: Vec::new(),
+            last_seen_ns: recv_ns,
+        });
+        info.last_seen_ns = info.last_seen_ns.max(recv_ns);
+        f(info)
+    }
+
+    /// Records that a message from `agent` arrived.
+    pub fn seen(&self, agent: &AgentId, recv_ns: TimestampNs) {
+        self.with(agent, recv_ns, |_| ());
+    }
+
+    /// Applies a status message unless an equally new or newer one was applied. Returns the
+    /// previous state when the state changed.
+    pub fn update_status(
+        &self,
+        status: &AgentStatus,
+        recv_ns: TimestampNs,
+    ) -> Option<Option<AgentState>> {
+        self.with(&status.agent, recv_ns, |info| {
+            if info.status_ts_ns.is_some_and(|ts| ts > status.ts_ns) {
+                return None;
+            }
+            let before = info.state;
+            info.state = Some(status.state);
+            info.session = Some(status.session);
+            info.status_ts_ns = Some(status.ts_ns);
+            info.devices = status
+                .devices
+                .iter()
+                .map(|d| (d.id.clone(), d.state == DeviceState::Connected))
+                .collect();
+            (before != Some(status.state)).then_some(before)
+        })
+    }
+
+    /// Every agent, sorted by id.
+    pub fn snapshot(&self) -> Vec<(AgentId, AgentInfo)> {
+        let map = self.inner.read().unwrap_or_else(PoisonError::into_inner);
+        let mut out: Vec<_> = map.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn status(state: AgentState, ts_ns: i64) -> AgentStatus {
+        AgentStatus {
+            agent: AgentId::new("edge-01").unwrap(),
+            session: 1,
+            state,
+            ts_ns,
+            devices: vec![],
+        }
+    }
+
+    #[test]
+    fn older_status_does_not_override_newer() {
+        let t = AgentTable::default();
+        assert_eq!(
+            t.update_status(&status(AgentState::Online, 10), 100),
+            Some(None)
+        );
+        assert_eq!(t.update_status(&status(AgentState::Offline, 5), 101), None);
+        assert_eq!(
+            t.update_status(&status(AgentState::Online, 11), 102),
+            None,
+            "no change"
+        );
+        assert_eq!(
+            t.update_status(&status(AgentState::Offline, 12), 103),
+            Some(Some(AgentState::Online))
+        );
+        let snap = t.snapshot();
+        assert_eq!(snap[0].1.state, Some(AgentState::Offline));
+        assert_eq!(snap[0].1.last_seen_ns, 103);
+    }
+}

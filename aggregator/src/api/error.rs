@@ -1,0 +1,54 @@
+//! The single API error type: maps each kind to a status code and the JSON error body
+//! `{"error": {"code": "bad_request"|"not_found"|"internal", "message": "..."}}`.
+//! 5xx are logged at error level with their cause; 4xx only at debug.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::store::StoreError;
+
+/// Why a request failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ApiError {
+    /// The request is malformed (parameters missing, unparsable or contradictory).
+    #[error("{0}")]
+    BadRequest(String),
+    /// A named tag, asset or endpoint does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// Storage failed.
+    #[error("storage: {0}")]
+    Storage(#[from] StoreError),
+    /// Anything else on our side.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Storage(_) | ApiError::Internal(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        let message = if status.is_server_error() {
+            tracing::error!(error = %self, "API request failed");
+            "internal error; see the aggregator log".to_owned()
+        } else {
+            tracing::debug!(error = %self, status = status.as_u16(), "API request rejected");
+            self.to_string()
+        };
+        let body = json!({ "error": { "code": code, "message": message } });
+        (status, Json(body)).into_response()
+    }
+}

@@ -1,0 +1,109 @@
+//! `GET /api/v1/history?tag=ID&from=&to=&max_points=`: points of one tag in `[from, to)`.
+//!
+//! `from`/`to`: nanoseconds or RFC 3339; `to` defaults to now, `from` to `to` − 1 h.
+//! `max_points`: 1..=100000, default 1000. Up to `max_points` points in range:
+//! `{"tag","from_ns","to_ns","mode":"raw","points":[{"ts_ns","value","quality"}]}`; more:
+//! `{"tag","from_ns","to_ns","mode":"buckets","bucket_ns","buckets":[{"start_ns","end_ns",
+//! "count","min","max","avg","last"}]}` with `bucket_ns = ceil((to - from) / max_points)`,
+//! good-quality numeric points only, empty buckets omitted.
+
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use protocols::model::{TagId, now_ns};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::time::parse_time;
+use super::value::value_json;
+use super::{ApiError, ApiState};
+use crate::store::History;
+
+/// Default `max_points`.
+const DEFAULT_MAX_POINTS: u32 = 1000;
+/// Largest `max_points`.
+const MAX_MAX_POINTS: u32 = 100_000;
+/// Default window when `from` is not given.
+const DEFAULT_WINDOW_NS: i64 = 3600 * 1_000_000_000;
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct HistoryQuery {
+    tag: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    max_points: Option<String>,
+}
+
+pub(crate) async fn history(
+    State(s): State<ApiState>,
+    query: Result<Query<HistoryQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let bad = |field: &str, msg: String| ApiError::BadRequest(format!("{field}: {msg}"));
+    let tag = q
+        .tag
+        .as_deref()
+        .ok_or_else(|| ApiError::BadRequest("tag: required".to_owned()))?;
+    let tag = TagId::new(tag).map_err(|e| bad("tag", e.to_string()))?;
+    let to = match q.to.as_deref() {
+        Some(t) => parse_time(t).map_err(|e| bad("to", e))?,
+        None => now_ns(),
+    };
+    let from = match q.from.as_deref() {
+        Some(t) => parse_time(t).map_err(|e| bad("from", e))?,
+        None => to.saturating_sub(DEFAULT_WINDOW_NS),
+    };
+    let max_points = match q.max_points.as_deref() {
+        Some(m) => m
+            .parse::<u32>()
+            .ok()
+            .filter(|m| (1..=MAX_MAX_POINTS).contains(m))
+            .ok_or_else(|| {
+                bad(
+                    "max_points",
+                    format!("'{m}' is not an integer in 1..={MAX_MAX_POINTS}"),
+                )
+            })?,
+        None => DEFAULT_MAX_POINTS,
+    };
+    if from >= to {
+        return Err(ApiError::BadRequest(format!(
+            "from ({from}) must be before to ({to})"
+        )));
+    }
+    let history = s
+        .store
+        .history(&tag, from, to, max_points)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("unknown tag '{tag}'")))?;
+    let body = match history {
+        History::Raw(points) => json!({
+            "tag": tag.as_str(),
+            "from_ns": from,
+            "to_ns": to,
+            "mode": "raw",
+            "points": points.iter().map(|p| json!({
+                "ts_ns": p.ts_ns,
+                "value": value_json(p.value.as_ref()),
+                "quality": p.quality.level().as_str(),
+            })).collect::<Vec<_>>(),
+        }),
+        History::Buckets { width_ns, buckets } => json!({
+            "tag": tag.as_str(),
+            "from_ns": from,
+            "to_ns": to,
+            "mode": "buckets",
+            "bucket_ns": width_ns,
+            "buckets": buckets.iter().map(|b| json!({
+                "start_ns": b.start_ns,
+                "end_ns": b.end_ns,
+                "count": b.count,
+                "min": b.min,
+                "max": b.max,
+                "avg": b.avg,
+                "last": b.last,
+            })).collect::<Vec<_>>(),
+        }),
+    };
+    Ok(Json(body))
+}

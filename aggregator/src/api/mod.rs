@@ -1,0 +1,80 @@
+//! The HTTP API for dashboards (axum 0.8, JSON), plus `/metrics` for Prometheus.
+//!
+//! | route | answer |
+//! |---|---|
+//! | `GET /api/v1/health` | status, version, storage, broker, uptime (503 when storage fails) |
+//! | `GET /api/v1/assets` | site/area/line/asset tree with asset status |
+//! | `GET /api/v1/tags[?asset=ID]` | tag metadata |
+//! | `GET /api/v1/latest?tags=a,b` or `?asset=ID` | latest values |
+//! | `GET /api/v1/history?tag=ID&from=&to=&max_points=` | raw points or buckets |
+//! | `GET /api/v1/agents` | edge agents' presence |
+//! | `GET /metrics` | Prometheus / OpenMetrics text |
+//!
+//! Handlers read the store and the latest-value cache; errors go through `error::ApiError`.
+
+mod agents;
+mod assets;
+mod error;
+mod health;
+mod history;
+mod latest;
+mod metrics;
+mod tags;
+mod time;
+mod value;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::routing::get;
+
+use crate::agents::AgentTable;
+use crate::cache::LatestCache;
+use crate::metrics::Metrics;
+use crate::store::Store;
+use error::ApiError;
+
+/// Route of the health endpoint.
+pub const PATH_HEALTH: &str = "/api/v1/health";
+/// Route of the asset tree.
+pub const PATH_ASSETS: &str = "/api/v1/assets";
+/// Route of tag metadata.
+pub const PATH_TAGS: &str = "/api/v1/tags";
+/// Route of latest values.
+pub const PATH_LATEST: &str = "/api/v1/latest";
+/// Route of history.
+pub const PATH_HISTORY: &str = "/api/v1/history";
+/// Route of agent presence.
+pub const PATH_AGENTS: &str = "/api/v1/agents";
+/// Route of Prometheus metrics.
+pub const PATH_METRICS: &str = "/metrics";
+
+/// What handlers share.
+#[derive(Clone)]
+pub(crate) struct ApiState {
+    pub(crate) store: Store,
+    pub(crate) cache: Arc<LatestCache>,
+    pub(crate) agents: Arc<AgentTable>,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) started: Instant,
+    /// `embedded` or `external`.
+    pub(crate) broker_kind: &'static str,
+}
+
+pub(crate) fn router(state: ApiState) -> Router {
+    Router::new()
+        .route(PATH_HEALTH, get(health::health))
+        .route(PATH_ASSETS, get(assets::assets))
+        .route(PATH_TAGS, get(tags::tags))
+        .route(PATH_LATEST, get(latest::latest))
+        .route(PATH_HISTORY, get(history::history))
+        .route(PATH_AGENTS, get(agents::agents))
+        .route(PATH_METRICS, get(metrics::metrics))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("no such endpoint".to_owned())
+}

@@ -1,0 +1,155 @@
+//! Command line: `aggregator run [flags]` and `aggregator check-config FILE`.
+//!
+//! Exit codes: 0 clean stop, 64 (EX_USAGE) bad configuration, 1 start-up or runtime failure.
+//! Configuration problems go to stderr, one `FILE:LINE:COL: field: message` per line.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::app::App;
+use crate::config::{self, ConfigError, Overrides};
+use crate::logging::{self, LogFormat};
+
+/// EX_USAGE from sysexits.h: the systemd unit does not restart on it.
+pub const EXIT_CONFIG: u8 = 64;
+
+/// Sentia aggregator: MQTT ingest, time-series storage and the dashboard API.
+#[derive(Debug, Parser)]
+#[command(name = "aggregator", version)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the aggregator (embedded defaults without a config file).
+    Run(RunArgs),
+    /// Validate a config file and exit (0: valid, 64: problems listed on stderr).
+    CheckConfig {
+        /// The TOML file.
+        file: PathBuf,
+    },
+}
+
+/// Flags of `run`; they override the config file.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// TOML config file.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Data directory (SQLite database default location).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// HTTP API listen address (port 0: any free port).
+    #[arg(long, value_name = "ADDR")]
+    pub api_listen: Option<String>,
+    /// Run the embedded broker on this address (port 0: any free port).
+    #[arg(long, value_name = "ADDR")]
+    pub broker_listen: Option<String>,
+    /// Use an external broker (mqtt://host:port) instead of the embedded one.
+    #[arg(long, value_name = "URL")]
+    pub mqtt_url: Option<String>,
+    /// Storage: sqlite:PATH or postgres://...
+    #[arg(long, value_name = "URL")]
+    pub storage: Option<String>,
+    /// Log format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// Runs a parsed command line.
+pub fn main(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::CheckConfig { file } => check_config(&file),
+        Command::Run(args) => run(args),
+    }
+}
+
+fn report(e: &ConfigError) -> ExitCode {
+    eprintln!("{e}");
+    ExitCode::from(EXIT_CONFIG)
+}
+
+fn check_config(file: &std::path::Path) -> ExitCode {
+    match config::load(Some(file), &Overrides::default()) {
+        Ok(_) => {
+            eprintln!("{}: ok", file.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => report(&e),
+    }
+}
+
+fn run(args: RunArgs) -> ExitCode {
+    logging::init(args.log_format);
+    let overrides = Overrides {
+        data_dir: args.data_dir,
+        api_listen: args.api_listen,
+        broker_listen: args.broker_listen,
+        mqtt_url: args.mqtt_url,
+        storage: args.storage,
+    };
+    let settings = match config::load(args.config.as_deref(), &overrides) {
+        Ok(s) => s,
+        Err(e) => return report(&e),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the async runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let app = match App::start(settings).await {
+            Ok(app) => app,
+            Err(e) => {
+                tracing::error!(error = %e, "start-up failed");
+                return ExitCode::FAILURE;
+            }
+        };
+        print_ready(&app.ready_line());
+        wait_for_signal().await;
+        app.shutdown().await;
+        ExitCode::SUCCESS
+    })
+}
+
+/// The one place that writes to stdout.
+#[allow(clippy::print_stdout)]
+fn print_ready(line: &str) {
+    println!("{line}");
+    let _ = std::io::stdout().flush();
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT received"),
+                    _ = term.recv() => tracing::info!("SIGTERM received"),
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; only SIGINT stops the aggregator");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
