@@ -1,4 +1,5 @@
-//! Wiring: validated settings in, running agent out, until the cancellation token fires.
+//! Wiring: validated settings in, running agent out, until the cancellation token fires or
+//! the forwarder stops on its own.
 //!
 //! Startup order: counters, device states and the bounded batch channel; the forwarder task
 //! (connects to the broker in the background); one supervised poller task per device; the
@@ -6,18 +7,25 @@
 //! on SIGINT/SIGTERM) → pollers finish their current cycle and stop → the forwarder is told
 //! to stop, flushes for at most `agent.shutdown_grace`, publishes the retained offline status
 //! and disconnects.
+//!
+//! The forwarder is the only way out for data, so it is watched alongside the shutdown
+//! signal. If it ends before shutdown (an error, a panic, its MQTT event loop task dying),
+//! the agent logs the cause at error, stops the pollers and returns
+//! [`AgentError`]: the binary exits with code 1 and systemd restarts it, rather than polling
+//! on while publishing nothing (the broker publishes the Last Will meanwhile).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
+use tokio::task::{JoinError, JoinHandle};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use crate::forward::Forwarder;
+use crate::forward::{ForwardError, Forwarder};
 use crate::metrics::Metrics;
-use crate::poll::{DeviceStates, PollerHandles, supervise};
+use crate::poll::{DeviceBatch, DeviceStates, PollerHandles, supervise};
 use crate::settings::Settings;
 
 /// Batches the pollers may queue for the forwarder. The forwarder moves them into its own
@@ -26,6 +34,20 @@ use crate::settings::Settings;
 pub const BATCH_CHANNEL_CAPACITY: usize = 1024;
 /// How often the counter summary is logged.
 pub const SUMMARY_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Why the agent stopped with a failure.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// The forwarder returned an error (before or during shutdown).
+    #[error("forwarder failed")]
+    Forwarder(#[source] ForwardError),
+    /// The forwarder task panicked (or was aborted).
+    #[error("forwarder task died")]
+    ForwarderTask(#[source] JoinError),
+    /// The forwarder returned without error although shutdown was not requested.
+    #[error("forwarder stopped before shutdown was requested")]
+    ForwarderStopped,
+}
 
 /// A running agent's shared state, for callers that want to observe it (tests).
 #[derive(Debug, Clone)]
@@ -38,8 +60,9 @@ pub struct AgentHandle {
     pub session: u64,
 }
 
-/// Runs the agent until `shutdown` is cancelled, then shuts down in order.
-pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Result<()> {
+/// Runs the agent until `shutdown` is cancelled, then shuts down in order. Returns early
+/// with an error if the forwarder stops on its own.
+pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), AgentError> {
     start(settings, shutdown).1.await
 }
 
@@ -47,7 +70,32 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> anyhow::Res
 pub fn start(
     settings: Settings,
     shutdown: CancellationToken,
-) -> (AgentHandle, impl Future<Output = anyhow::Result<()>>) {
+) -> (
+    AgentHandle,
+    impl Future<Output = Result<(), AgentError>> + Send + 'static,
+) {
+    start_with(settings, shutdown, |settings, handle, input, stop| {
+        let metrics = Arc::clone(&handle.metrics);
+        Forwarder::new(settings, handle.session, input, &handle.states, metrics).run(stop)
+    })
+}
+
+/// [`start`] with the forwarder made by `forwarder(settings, handle, input, stop)`, so
+/// tests can substitute one that fails.
+pub(crate) fn start_with<F, Fut>(
+    settings: Settings,
+    shutdown: CancellationToken,
+    forwarder: F,
+) -> (
+    AgentHandle,
+    impl Future<Output = Result<(), AgentError>> + Send + 'static,
+)
+where
+    F: FnOnce(&Settings, &AgentHandle, mpsc::Receiver<DeviceBatch>, CancellationToken) -> Fut
+        + Send
+        + 'static,
+    Fut: Future<Output = Result<(), ForwardError>> + Send + 'static,
+{
     let session = u64::try_from(protocols::model::now_ns()).unwrap_or_default();
     let metrics = Arc::new(Metrics::default());
     let states = DeviceStates::new(settings.devices.iter().map(|d| d.id.as_str()));
@@ -56,13 +104,12 @@ pub fn start(
         states: states.clone(),
         session,
     };
+    let agent = handle.clone();
     let task = async move {
         let (tx, rx) = mpsc::channel(BATCH_CHANNEL_CAPACITY);
-        let forwarder = Forwarder::new(&settings, session, rx, &states, Arc::clone(&metrics));
         let stop_forwarder = CancellationToken::new();
         let forwarding = tokio::spawn(
-            forwarder
-                .run(stop_forwarder.clone())
+            forwarder(&settings, &agent, rx, stop_forwarder.clone())
                 .instrument(tracing::info_span!("forwarder")),
         );
         tracing::info!(
@@ -94,25 +141,75 @@ pub fn start(
         }
         drop(handles);
         pollers.close();
-        let summary = tokio::spawn(log_summaries(Arc::clone(&metrics), stop_pollers.clone()));
-
-        shutdown.cancelled().await;
-        tracing::info!("shutting down: stopping pollers");
-        pollers.wait().await;
-        stop_forwarder.cancel();
-        let forwarded = forwarding.await;
-        summary.abort();
-        metrics.log_summary();
-        match forwarded {
-            Ok(Ok(())) => {
-                tracing::info!("agent stopped");
-                Ok(())
-            }
-            Ok(Err(e)) => Err(anyhow::Error::new(e).context("forwarder failed")),
-            Err(e) => Err(anyhow::Error::new(e).context("forwarder task panicked")),
+        Running {
+            forwarding,
+            stop_forwarder,
+            pollers,
+            stop_pollers,
+            metrics,
         }
+        .until_stopped(shutdown)
+        .await
     };
     (handle, task)
+}
+
+/// The agent's tasks once started.
+struct Running {
+    forwarding: JoinHandle<Result<(), ForwardError>>,
+    stop_forwarder: CancellationToken,
+    pollers: TaskTracker,
+    /// A child of the shutdown token, so it can also be cancelled on its own.
+    stop_pollers: CancellationToken,
+    metrics: Arc<Metrics>,
+}
+
+impl Running {
+    /// Waits for shutdown or for the forwarder to end, whichever comes first, then stops
+    /// everything in order.
+    async fn until_stopped(mut self, shutdown: CancellationToken) -> Result<(), AgentError> {
+        let summary = tokio::spawn(log_summaries(
+            Arc::clone(&self.metrics),
+            self.stop_pollers.clone(),
+        ));
+        let ended_early = tokio::select! {
+            biased;
+            () = shutdown.cancelled() => None,
+            ended = &mut self.forwarding => Some(ended),
+        };
+        let result = match ended_early {
+            None => {
+                tracing::info!("shutting down: stopping pollers");
+                self.pollers.wait().await;
+                self.stop_forwarder.cancel();
+                match (&mut self.forwarding).await {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(e)) => Err(AgentError::Forwarder(e)),
+                    Err(e) => Err(AgentError::ForwarderTask(e)),
+                }
+            }
+            Some(ended) => {
+                let error = match ended {
+                    Ok(Ok(())) => AgentError::ForwarderStopped,
+                    Ok(Err(e)) => AgentError::Forwarder(e),
+                    Err(e) => AgentError::ForwarderTask(e),
+                };
+                tracing::error!(
+                    error = %crate::logging::chain(&error),
+                    "forwarder stopped unexpectedly; nothing can be published, stopping the agent"
+                );
+                self.stop_pollers.cancel();
+                self.pollers.wait().await;
+                Err(error)
+            }
+        };
+        summary.abort();
+        self.metrics.log_summary();
+        if result.is_ok() {
+            tracing::info!("agent stopped");
+        }
+        result
+    }
 }
 
 async fn log_summaries(metrics: Arc<Metrics>, stop: CancellationToken) {
@@ -145,3 +242,7 @@ pub async fn shutdown_signal() -> std::io::Result<()> {
         tokio::signal::ctrl_c().await
     }
 }
+
+#[cfg(test)]
+#[path = "app_tests.rs"]
+mod tests;

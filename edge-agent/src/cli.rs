@@ -2,7 +2,8 @@
 //! `edge-agent check-config FILE`.
 //!
 //! Exit codes: 0 success; 64 (EX_USAGE) for a bad command line or an invalid or unreadable
-//! configuration, so a supervisor stops restarting; 1 when the agent fails at runtime.
+//! configuration, so a supervisor stops restarting; 1 when the agent fails at runtime (e.g.
+//! the forwarder stopped, [`app::AgentError`]), so a supervisor restarts it.
 //! This is the only module that prints to stdout (the `check-config` report); problems and
 //! logs go to stderr.
 #![allow(clippy::print_stdout)]
@@ -114,11 +115,35 @@ fn run(path: &std::path::Path, log_format: LogFormat) -> ExitCode {
         });
         app::run(settings, shutdown).await
     });
+    if let Err(e) = &result {
+        tracing::error!(error = %logging::chain(e), "agent failed");
+    }
+    exit_code(&result)
+}
+
+/// The exit code for how the agent ended: any runtime failure is 1 (restart), never 64.
+fn exit_code(result: &Result<(), app::AgentError>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!(error = format!("{e:#}"), "agent failed");
-            ExitCode::from(EXIT_FAILURE)
+        Err(_) => ExitCode::from(EXIT_FAILURE),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::AgentError;
+    use crate::forward::ForwardError;
+
+    #[test]
+    fn runtime_failures_exit_1_so_systemd_restarts() {
+        assert_eq!(exit_code(&Ok(())), ExitCode::SUCCESS);
+        for e in [
+            AgentError::ForwarderStopped,
+            AgentError::Forwarder(ForwardError::EventLoopStopped),
+        ] {
+            assert_eq!(exit_code(&Err(e)), ExitCode::from(1));
         }
+        assert_ne!(EXIT_FAILURE, EXIT_USAGE);
     }
 }

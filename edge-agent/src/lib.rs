@@ -20,16 +20,20 @@
 //!
 //! # Modules
 //!
-//! - [`cli`]: command line (`run`, `check-config`), exit codes (64 for configuration errors).
+//! - [`cli`]: command line (`run`, `check-config`), exit codes (64 for configuration errors,
+//!   1 for runtime failures such as the forwarder stopping, so systemd restarts the agent).
 //! - [`config`]: the TOML file → validated [`settings::Settings`], reporting every problem
 //!   as `FILE:LINE:COL: path: message`. Its module docs hold the full schema.
 //! - [`settings`]: typed settings the runtime is built from.
-//! - [`app`]: wiring, startup and shutdown order ([`app::run`], [`app::start`]).
+//! - [`app`]: wiring, startup and shutdown order ([`app::run`], [`app::start`]); watches the
+//!   forwarder and stops the agent with [`app::AgentError`] if it ends early.
 //! - [`poll`]: device tasks: connect lazily, poll every interval, bad-quality points while a
-//!   device is down, reconnect with backoff, supervised restarts.
+//!   device is down, reconnect with backoff, supervised restarts. A device answering every
+//!   request of a cycle with exceptions is reported down, its connection kept.
 //! - [`forward`]: the MQTT forwarder: sequence numbers, buffering during broker outages,
 //!   PUBACK tracking and re-sending, catalogue and status publishing, Last Will.
-//! - [`backoff`]: capped exponential backoff with jitter (I/O-free).
+//! - [`backoff`]: capped exponential backoff with jitter, reset only after a healthy stretch
+//!   (I/O-free).
 //! - [`metrics`]: counters, logged as one summary line every minute.
 //! - [`report`]: the `check-config` plan report. [`logging`]: tracing setup.
 //!
@@ -43,6 +47,9 @@
 //!   (session = agent start time in ns); a gap means batches were dropped, and every drop is
 //!   counted (`batches_dropped_*`).
 //! - A device that cannot be read produces bad-quality points every cycle, never silence.
+//! - The agent never polls without a forwarder: if the forwarder stops before shutdown, the
+//!   pollers are stopped and the process exits with code 1. A batch meeting a closed
+//!   channel is counted (`batches_dropped_closed`).
 //! - Pollers never wait on MQTT; each device has its own task and its own connection.
 //! - Every channel is bounded; every network operation has a timeout.
 //!

@@ -1,5 +1,5 @@
 //! Logging setup: `tracing` to stderr, human-readable or JSON lines, filtered by `RUST_LOG`
-//! (default `info`), plus a duration format for log fields.
+//! (default `info`), plus formats for durations and error chains in log fields.
 
 use std::io::IsTerminal as _;
 use std::time::Duration;
@@ -36,4 +36,32 @@ pub fn human(d: Duration) -> humantime::FormattedDuration {
     humantime::format_duration(Duration::from_millis(
         u64::try_from(d.as_millis()).unwrap_or(u64::MAX),
     ))
+}
+
+/// An error and its sources, for log lines: "outer: inner: innermost".
+pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        source = e.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::AgentError;
+    use crate::forward::ForwardError;
+
+    #[test]
+    fn chain_lists_every_source() {
+        let e = AgentError::Forwarder(ForwardError::EventLoopStopped);
+        assert_eq!(
+            chain(&e),
+            "forwarder failed: the MQTT event loop task stopped unexpectedly"
+        );
+    }
 }

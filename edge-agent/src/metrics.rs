@@ -35,6 +35,9 @@ pub struct Metrics {
     pub batches_acked: AtomicU64,
     /// Batches dropped by a poller because the forwarder's channel was full.
     pub batches_dropped_channel: AtomicU64,
+    /// Batches dropped by a poller because the forwarder's channel was closed (the forwarder
+    /// stopped; outside shutdown that is a fault and the agent stops).
+    pub batches_dropped_closed: AtomicU64,
     /// Batches dropped from the in-memory buffer (full while the broker was unreachable).
     pub batches_dropped_buffer: AtomicU64,
     /// Batches still unsent when the shutdown grace period ended.
@@ -62,6 +65,7 @@ pub struct MetricsSnapshot {
     pub batches_resent: u64,
     pub batches_acked: u64,
     pub batches_dropped_channel: u64,
+    pub batches_dropped_closed: u64,
     pub batches_dropped_buffer: u64,
     pub batches_dropped_shutdown: u64,
     pub encode_errors: u64,
@@ -96,6 +100,7 @@ impl Metrics {
             batches_resent: g(&self.batches_resent),
             batches_acked: g(&self.batches_acked),
             batches_dropped_channel: g(&self.batches_dropped_channel),
+            batches_dropped_closed: g(&self.batches_dropped_closed),
             batches_dropped_buffer: g(&self.batches_dropped_buffer),
             batches_dropped_shutdown: g(&self.batches_dropped_shutdown),
             encode_errors: g(&self.encode_errors),
@@ -120,6 +125,7 @@ impl Metrics {
             resent = s.batches_resent,
             acked = s.batches_acked,
             dropped_channel = s.batches_dropped_channel,
+            dropped_closed = s.batches_dropped_closed,
             dropped_buffer = s.batches_dropped_buffer,
             dropped_shutdown = s.batches_dropped_shutdown,
             encode_errors = s.encode_errors,
@@ -132,6 +138,9 @@ impl Metrics {
 impl MetricsSnapshot {
     /// Batches dropped anywhere.
     pub fn batches_dropped(&self) -> u64 {
-        self.batches_dropped_channel + self.batches_dropped_buffer + self.batches_dropped_shutdown
+        self.batches_dropped_channel
+            + self.batches_dropped_closed
+            + self.batches_dropped_buffer
+            + self.batches_dropped_shutdown
     }
 }

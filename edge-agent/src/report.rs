@@ -76,9 +76,11 @@ mod tests {
 
     #[test]
     fn lists_every_request() {
-        let settings =
-            crate::config::parse(include_str!("../agent.example.toml"), "agent.example.toml")
-                .unwrap();
+        let settings = crate::config::parse(
+            include_str!("../../deploy/edge-agent.reference.toml"),
+            "agent.example.toml",
+        )
+        .unwrap();
         let text = render(&settings);
         assert!(
             text.starts_with("agent edge-01: broker 127.0.0.1:1883"),

@@ -1,7 +1,9 @@
 //! The agent in-process against real peers: a tokio-modbus server with known registers, a
-//! closed port, a device that never answers, and the shared MQTT broker. Checks the exact
-//! decoded values, bad quality every cycle for the broken devices while the healthy one keeps
-//! its rate, sequence numbers, catalogue, status and the clean offline status at shutdown.
+//! closed port, a device that never answers, a unit behind a "gateway" that answers every
+//! request with exception 0B, and the shared MQTT broker. Checks the exact decoded values,
+//! bad quality every cycle for the broken devices while the healthy one keeps its rate,
+//! sequence numbers, catalogue, status (the gateway unit is reported disconnected) and the
+//! clean offline status at shutdown.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -85,6 +87,14 @@ unit_id = 1
 tag = [{{ name = "x", register = "holding", address = 0, type = "u16" }}]
 
 [[device]]
+id = "gateway"
+protocol = "modbus-tcp"
+host = "127.0.0.1"
+port = {plc}
+unit_id = 2
+tag = [{{ name = "z", register = "input", address = 0, type = "u16" }}]
+
+[[device]]
 id = "silent"
 protocol = "modbus-tcp"
 host = "127.0.0.1"
@@ -140,6 +150,7 @@ async fn polls_devices_and_publishes_exact_values_and_bad_quality() {
     let agent = AgentId::new(&agent_id).unwrap();
     let asset = |d: &str| AssetPath::from_parts("test", "hall", "l1", d).unwrap();
     let (plc_asset, dead_asset, silent_asset) = (asset("plc"), asset("dead"), asset("silent"));
+    let gateway_asset = asset("gateway");
     let status_topic = Topic::Status {
         agent: agent.clone(),
     }
@@ -148,7 +159,7 @@ async fn polls_devices_and_publishes_exact_values_and_bad_quality() {
         agent: agent.clone(),
     }
     .to_string();
-    let mut topics: Vec<String> = [&plc_asset, &dead_asset, &silent_asset]
+    let mut topics: Vec<String> = [&plc_asset, &dead_asset, &silent_asset, &gateway_asset]
         .into_iter()
         .map(|a| {
             Topic::Data {
@@ -171,6 +182,7 @@ async fn polls_devices_and_publishes_exact_values_and_bad_quality() {
             batches(got, &plc_asset).count() >= 20
                 && batches(got, &dead_asset).count() >= 10
                 && batches(got, &silent_asset).count() >= 5
+                && batches(got, &gateway_asset).count() >= 10
                 && got.iter().any(|r| {
                     matches!(&r.message, Message::Status(s)
                     if s.devices.iter().any(|d| d.id == "plc" && d.state == DeviceState::Connected))
@@ -229,6 +241,15 @@ async fn polls_devices_and_publishes_exact_values_and_bad_quality() {
     for b in &silent {
         assert_eq!(value(b, "y"), (None, Quality::Bad("timeout".into())));
     }
+    for b in batches(&got, &gateway_asset) {
+        assert_eq!(
+            value(b, "z"),
+            (
+                None,
+                Quality::Bad("exception 0B gateway target device failed to respond".into())
+            )
+        );
+    }
     // The healthy device keeps its rate: no gap near the broken devices' timeouts.
     let healthy_gap = max_gap_ms(&plc_batches);
     assert!(
@@ -275,7 +296,7 @@ async fn polls_devices_and_publishes_exact_values_and_bad_quality() {
             _ => None,
         })
         .expect("catalog");
-    assert_eq!(catalog.tags.len(), 13);
+    assert_eq!(catalog.tags.len(), 14);
     let speed = catalog
         .tags
         .iter()
@@ -306,6 +327,8 @@ async fn polls_devices_and_publishes_exact_values_and_bad_quality() {
     assert_eq!(state("plc"), Some(DeviceState::Connected));
     assert_eq!(state("dead"), Some(DeviceState::Disconnected));
     assert_eq!(state("silent"), Some(DeviceState::Disconnected));
+    // Answers every request, but only with exceptions: not healthy.
+    assert_eq!(state("gateway"), Some(DeviceState::Disconnected));
 
     let m = handle.metrics.snapshot();
     assert!(

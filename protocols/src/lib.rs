@@ -9,6 +9,8 @@
 //! - [`topic`]: the only place that formats or parses MQTT topics.
 //! - [`codec`]: the versioned wire format (bincode envelope and JSON) for everything
 //!   published over MQTT.
+//! - `modbus` (feature `modbus`): request planner, register decoding and the Modbus TCP
+//!   driver. The aggregator builds without it.
 #![warn(missing_docs)]
 
 pub mod codec;

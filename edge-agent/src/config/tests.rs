@@ -10,7 +10,7 @@ use protocols::modbus::{DataType, RegisterKind, WordOrder};
 use super::*;
 use crate::settings::DeviceSource;
 
-const EXAMPLE: &str = include_str!("../../agent.example.toml");
+const EXAMPLE: &str = include_str!("../../../deploy/edge-agent.reference.toml");
 
 #[test]
 fn example_config_parses() {

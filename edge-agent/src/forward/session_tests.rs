@@ -10,8 +10,11 @@ use super::*;
 
 fn session(capacity: usize) -> (Session, EventLoop, Arc<Metrics>) {
     let (client, eventloop) = AsyncClient::new(MqttOptions::new("test", "127.0.0.1", 1), 512);
-    let settings =
-        crate::config::parse(include_str!("../../agent.example.toml"), "example").unwrap();
+    let settings = crate::config::parse(
+        include_str!("../../../deploy/edge-agent.reference.toml"),
+        "example",
+    )
+    .unwrap();
     let metrics = Arc::new(Metrics::default());
     let s = Session::new(
         client,

@@ -4,7 +4,8 @@
 //! - `modbus`: [`ModbusPoller`], the Modbus TCP device task (OPC UA and RTU pollers will be
 //!   siblings, chosen by [`DeviceSource`](crate::settings::DeviceSource)).
 //! - `supervisor`: [`supervise`] restarts a crashed device task with backoff.
-//! - `health`: the I/O-free up/down state machine that decides what gets logged.
+//! - `health`: the I/O-free up/down state machine that decides what gets logged, and the
+//!   verdict that a cycle of nothing but exceptions is unhealthy.
 //! - `states`: [`DeviceStates`], connection states shared with the forwarder.
 //! - `batch`: [`DeviceBatch`], what a poller hands over.
 

@@ -6,11 +6,19 @@
 //! opened lazily. After a connect failure, timeout or transport error the connection is
 //! dropped and re-attempted with capped exponential backoff plus jitter; until it is back,
 //! every tick still produces a batch of bad-quality points carrying the failure's reason,
-//! never silence. A device exception only turns that request's tags bad. The device going
-//! down is logged once (warn) and its return once (info, with the outage length).
+//! never silence. The backoff starts over only after the device has been healthy for a
+//! whole [`HealthyStretch`], so a flapping device keeps its long delays.
+//!
+//! A device exception only turns that request's tags bad and keeps the connection. But a
+//! cycle in which every request got an exception (e.g. a gateway answering 0x0B for a dead
+//! device behind it) counts as unhealthy: the device is reported `Disconnected` in the
+//! status while the connection stays open. The device going down (either way) is logged once
+//! (warn) and its return once (info, with the outage length).
 //!
 //! Handing a batch over never waits: if the forwarder's channel is full the batch is
-//! dropped and counted.
+//! dropped and counted. If the channel is closed the forwarder has stopped: the batch is
+//! dropped and counted, and outside shutdown that is logged as an error (once); the app then
+//! stops the agent.
 
 use std::sync::Arc;
 
@@ -21,9 +29,9 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
 use super::batch::DeviceBatch;
-use super::health::{Health, Transition};
+use super::health::{self, Health, Transition};
 use super::states::DeviceStates;
-use crate::backoff::{self, Backoff};
+use crate::backoff::{self, Backoff, HealthyStretch};
 use crate::metrics::{self, Metrics};
 use crate::settings::DeviceSettings;
 
@@ -48,12 +56,16 @@ pub struct ModbusPoller {
     handles: PollerHandles,
     health: Health,
     backoff: Backoff,
+    /// When `backoff` may start over.
+    stretch: HealthyStretch,
     /// Earliest time of the next connection attempt.
     next_attempt: Instant,
     /// Why the device is currently down.
     reason: String,
     /// Batches dropped since the channel was last found full (0 = not dropping).
     dropping: u64,
+    /// The forwarder's channel was found closed (logged once).
+    forwarder_gone: bool,
 }
 
 impl ModbusPoller {
@@ -67,6 +79,7 @@ impl ModbusPoller {
     ) -> Self {
         let driver = ModbusTcpDriver::new(endpoint, device.timeout);
         let backoff = Backoff::new(device.reconnect, backoff::seed(index as u64));
+        let stretch = HealthyStretch::for_device(device.poll_interval, device.reconnect.max);
         Self {
             device,
             index,
@@ -75,9 +88,11 @@ impl ModbusPoller {
             handles,
             health: Health::new(),
             backoff,
+            stretch,
             next_attempt: Instant::now(),
             reason: "not connected yet".to_owned(),
             dropping: 0,
+            forwarder_gone: false,
         }
     }
 
@@ -94,7 +109,7 @@ impl ModbusPoller {
                 _ = ticker.tick() => {}
             }
             let started = Instant::now();
-            self.cycle().await;
+            self.cycle(&cancel).await;
             let took = started.elapsed();
             if took > period {
                 metrics::inc(&self.handles.metrics.overruns);
@@ -106,31 +121,32 @@ impl ModbusPoller {
     }
 
     /// One poll cycle: connect if due, read the plan, hand over a batch.
-    async fn cycle(&mut self) {
+    async fn cycle(&mut self, cancel: &CancellationToken) {
         let m = Arc::clone(&self.handles.metrics);
         metrics::inc(&m.polls);
         if !self.driver.is_connected() {
             if Instant::now() < self.next_attempt {
                 let points = self.bad_points();
-                self.emit(points);
+                self.emit(points, cancel);
                 return;
             }
             if let Err(e) = self.driver.connect().await {
                 metrics::inc(&m.connect_errors);
                 self.failed(&e);
                 let points = self.bad_points();
-                self.emit(points);
+                self.emit(points, cancel);
                 return;
             }
             tracing::debug!(endpoint = %self.driver.endpoint(), "connected");
         }
         let outcome = self.driver.poll(&self.map).await;
         self.count(&outcome);
-        match &outcome.error {
-            Some(e) => self.failed(e),
-            None => self.succeeded(),
+        match (&outcome.error, health::exception_only(&outcome)) {
+            (Some(e), _) => self.failed(e),
+            (None, Some(reason)) => self.faulted(&reason),
+            (None, None) => self.succeeded(),
         }
-        self.emit(outcome.points);
+        self.emit(outcome.points, cancel);
     }
 
     fn count(&self, o: &PollOutcome) {
@@ -161,6 +177,7 @@ impl ModbusPoller {
         self.reason = error.reason();
         let delay = self.backoff.next_delay();
         self.next_attempt = now + delay;
+        self.stretch.unhealthy();
         if let Some(Transition::WentDown { reason }) =
             self.health.failure(now.into_std(), &self.reason)
         {
@@ -173,9 +190,28 @@ impl ModbusPoller {
         }
     }
 
+    /// The device answered, but only with exceptions: down for reporting, connection kept.
+    fn faulted(&mut self, reason: &str) {
+        self.stretch.unhealthy();
+        if let Some(Transition::WentDown { .. }) =
+            self.health.failure(Instant::now().into_std(), reason)
+        {
+            tracing::warn!(%reason, "device answers every request with an exception; reporting it disconnected until it returns data");
+            self.handles
+                .states
+                .set(self.index, DeviceState::Disconnected);
+        } else {
+            tracing::debug!(%reason, "device still answers only with exceptions");
+        }
+    }
+
     fn succeeded(&mut self) {
-        self.backoff.reset();
-        match self.health.success(Instant::now().into_std()) {
+        let now = Instant::now().into_std();
+        if self.stretch.healthy(now) && self.backoff.attempts() > 0 {
+            tracing::debug!(healthy_for = ?self.stretch.length(), "device stable; reconnect delay starts over");
+            self.backoff.reset();
+        }
+        match self.health.success(now) {
             Some(Transition::Connected) => {
                 tracing::info!(endpoint = %self.driver.endpoint(), "device connected");
             }
@@ -198,7 +234,7 @@ impl ModbusPoller {
     }
 
     /// Hands a batch to the forwarder without waiting.
-    fn emit(&mut self, points: Vec<Point>) {
+    fn emit(&mut self, points: Vec<Point>, cancel: &CancellationToken) {
         let m = &self.handles.metrics;
         metrics::add(&m.points, points.len() as u64);
         let batch = DeviceBatch {
@@ -223,7 +259,15 @@ impl ModbusPoller {
                 self.dropping += 1;
             }
             Err(mpsc::error::TrySendError::Closed(_)) => {
-                tracing::debug!("forwarder gone; batch discarded during shutdown");
+                metrics::inc(&m.batches_dropped_closed);
+                if cancel.is_cancelled() {
+                    tracing::debug!("forwarder gone; batch discarded during shutdown");
+                } else if !self.forwarder_gone {
+                    tracing::error!(
+                        "forwarder stopped; this device's batches are lost until the agent restarts"
+                    );
+                }
+                self.forwarder_gone = true;
             }
         }
     }

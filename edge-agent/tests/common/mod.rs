@@ -9,6 +9,7 @@ use std::future::{Future, Ready, ready};
 use std::net::SocketAddr;
 use std::process::Stdio;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
 use protocols::codec::{self, Message};
@@ -54,13 +55,18 @@ pub(crate) async fn shared_broker() -> Option<String> {
     None
 }
 
-/// The register banks of the test PLC (100 entries each; beyond that: exception 02).
+/// The register banks of the test PLC (100 entries each; beyond that: exception 02). Unit
+/// ids other than 1, and every request while `gateway_down` is set, get exception 0B
+/// (gateway target device failed to respond), as from a gateway whose device is dead.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Plc {
     pub(crate) input: HashMap<u16, u16>,
     pub(crate) holding: HashMap<u16, u16>,
     pub(crate) coils: HashMap<u16, bool>,
     pub(crate) discrete: HashMap<u16, bool>,
+    pub(crate) gateway_down: Arc<AtomicBool>,
+    /// Connections accepted so far.
+    pub(crate) connections: Arc<AtomicU32>,
 }
 
 const BANK_SIZE: u32 = 100;
@@ -89,7 +95,7 @@ impl Plc {
     }
 
     fn handle(&self, req: SlaveRequest<'static>) -> Result<Response, ExceptionCode> {
-        if req.slave != 1 {
+        if req.slave != 1 || self.gateway_down.load(Ordering::SeqCst) {
             return Err(ExceptionCode::GatewayTargetDevice);
         }
         match req.request {
@@ -129,6 +135,7 @@ pub(crate) async fn start_plc(plc: Plc) -> SocketAddr {
     tokio::spawn(async move {
         let server = tokio_modbus::server::tcp::Server::new(listener);
         let on_connected = |stream: TcpStream, _peer: SocketAddr| {
+            plc.connections.fetch_add(1, Ordering::SeqCst);
             let plc = Arc::clone(&plc);
             async move { Ok::<_, std::io::Error>(Some((plc, stream))) }
         };
