@@ -1,9 +1,14 @@
 //! Wiring: builds every subsystem from validated [`Settings`] in start-up order and stops
 //! them in shutdown order.
 //!
-//! Start: data dir → storage (migrations) → latest-value cache warmed from storage → API
-//! listener bound → embedded broker (if configured) → writer + MQTT ingest, waiting for the
-//! first subscription → API serving. Only then is the aggregator ready.
+//! Start: data dir → storage (migrations) → latest-value cache warmed from storage (points
+//! stamped beyond `ingest.max_future_skew` left out) → API listener bound → embedded broker
+//! (if configured) → writer + MQTT ingest, waiting for the broker's answer to the first
+//! subscription → API serving. Only then is the aggregator ready.
+//!
+//! While running, the writer, MQTT ingest and API tasks are supervised (`supervise.rs`): if
+//! one ends or panics before shutdown, everything is cancelled and [`App::failed`] yields
+//! the cause, so `cli` exits non-zero and systemd restarts the process.
 //!
 //! Stop: `cancel` stops the API and makes ingest stop taking messages and close the writer
 //! queue; the writer flushes and the last acks go out; the MQTT client disconnects. If that
@@ -25,9 +30,10 @@ use crate::api::{ApiState, router};
 use crate::broker::{BrokerError, EmbeddedBroker};
 use crate::cache::{LatestCache, LatestValue};
 use crate::config::{BrokerSettings, Settings};
-use crate::ingest::{self, BrokerEndpoint, IngestContext, Stop};
+use crate::ingest::{self, BrokerEndpoint, FutureSkew, IngestContext, IngestHealth, Stop};
 use crate::metrics::Metrics;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, StoreOptions};
+use crate::supervise::{Failure, Failures, supervise};
 
 /// How long start-up waits for the first MQTT subscription. With an embedded broker not
 /// getting it is an error; with an external one start-up continues and ingest keeps retrying.
@@ -80,6 +86,7 @@ pub struct App {
     abort: CancellationToken,
     tracker: TaskTracker,
     grace: Duration,
+    failures: Failures,
     _broker: Option<EmbeddedBroker>,
 }
 
@@ -91,10 +98,15 @@ impl App {
             path: settings.data_dir.clone(),
             source,
         })?;
-        let store = Store::connect(&settings.storage.target).await?;
+        let options = StoreOptions {
+            statement_timeout: settings.storage.write_timeout,
+        };
+        let store = Store::connect_with(&settings.storage.target, options).await?;
         tracing::info!(target = ?settings.storage.target, "storage ready");
         let cache = Arc::new(LatestCache::default());
-        let warmed = cache.apply(store.latest().await?.into_iter().map(|(tag, p)| {
+        let not_after =
+            FutureSkew::new(settings.ingest.max_future_skew).limit(protocols::model::now_ns());
+        let warmed = cache.apply(store.latest(not_after).await?.into_iter().map(|(tag, p)| {
             let v = LatestValue {
                 value: p.value,
                 quality: p.quality,
@@ -146,29 +158,54 @@ impl App {
         let cancel = CancellationToken::new();
         let abort = CancellationToken::new();
         let tracker = TaskTracker::new();
+        let failures = Failures::default();
+        let health = Arc::new(IngestHealth::new(Instant::now()));
         let ctx = IngestContext {
             store: store.clone(),
             cache: cache.clone(),
             agents: agents.clone(),
             metrics: metrics.clone(),
+            health: health.clone(),
         };
         let stop = Stop {
             cancel: cancel.child_token(),
             abort: abort.clone(),
         };
-        let mut subscribed = ingest::spawn(
+        let spawned = ingest::spawn(
             &tracker,
-            &settings.mqtt,
-            &settings.storage,
+            (&settings.mqtt, &settings.ingest, &settings.storage),
             endpoint,
             ctx,
             stop,
         );
+        supervise(
+            &tracker,
+            "writer",
+            spawned.writer,
+            cancel.clone(),
+            failures.clone(),
+        );
+        supervise(
+            &tracker,
+            "mqtt_ingest",
+            spawned.mqtt,
+            cancel.clone(),
+            failures.clone(),
+        );
+        let mut subscribed = spawned.subscribed;
 
         let deadline = tokio::time::Instant::now() + SUBSCRIBE_TIMEOUT;
         let ok = loop {
             tokio::select! {
-                r = &mut subscribed => break r.is_ok(),
+                r = &mut subscribed => match r {
+                    Ok(Ok(())) => break true,
+                    Ok(Err(refused)) => {
+                        // Logged at error by ingest, which keeps retrying; health says "down".
+                        tracing::warn!(broker = %broker_label, %refused, "starting with a refused subscription");
+                        break true;
+                    }
+                    Err(_) => break false,
+                },
                 () = tokio::time::sleep(Duration::from_millis(50)) => {
                     let broker_down = broker.as_ref().is_some_and(|b| !b.is_running());
                     if broker_down || tokio::time::Instant::now() >= deadline {
@@ -199,11 +236,13 @@ impl App {
             metrics: metrics.clone(),
             started,
             broker_kind: kind,
+            ingest: health,
         };
         let api_cancel = cancel.child_token();
-        tracker.spawn(
+        let request_timeout = settings.api.request_timeout;
+        let api = tracker.spawn(
             async move {
-                let serve = axum::serve(listener, router(state))
+                let serve = axum::serve(listener, router(state, request_timeout))
                     .with_graceful_shutdown(api_cancel.cancelled_owned());
                 if let Err(e) = serve.await {
                     tracing::error!(error = %e, "API server failed");
@@ -211,6 +250,7 @@ impl App {
             }
             .instrument(tracing::info_span!("api")),
         );
+        supervise(&tracker, "api", api, cancel.clone(), failures.clone());
         tracing::info!(api = %api_addr, broker = %broker_label, storage = store.backend_name(), "aggregator ready");
         Ok(App {
             api_addr,
@@ -221,8 +261,15 @@ impl App {
             abort,
             tracker,
             grace: settings.shutdown_grace,
+            failures,
             _broker: broker,
         })
+    }
+
+    /// Resolves when a critical task ended or panicked before shutdown; everything is
+    /// being cancelled by then. Call [`App::shutdown`] next and exit non-zero.
+    pub async fn failed(&self) -> Failure {
+        self.failures.first().await
     }
 
     /// The line printed on stdout when ready (parsed by tests and scripts).

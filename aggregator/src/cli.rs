@@ -1,6 +1,7 @@
 //! Command line: `aggregator run [flags]` and `aggregator check-config FILE`.
 //!
-//! Exit codes: 0 clean stop, 64 (EX_USAGE) bad configuration, 1 start-up or runtime failure.
+//! Exit codes: 0 clean stop, 64 (EX_USAGE) bad configuration, 1 start-up or runtime failure
+//! (including a critical task ending or panicking, see [`crate::supervise`]).
 //! Configuration problems go to stderr, one `FILE:LINE:COL: field: message` per line.
 
 use std::io::Write;
@@ -118,9 +119,18 @@ fn run(args: RunArgs) -> ExitCode {
             }
         };
         print_ready(&app.ready_line());
-        wait_for_signal().await;
+        let failure = tokio::select! {
+            () = wait_for_signal() => None,
+            failure = app.failed() => Some(failure),
+        };
         app.shutdown().await;
-        ExitCode::SUCCESS
+        match failure {
+            None => ExitCode::SUCCESS,
+            Some(f) => {
+                tracing::error!(error = %f, "exiting after a critical task failed");
+                ExitCode::FAILURE
+            }
+        }
     })
 }
 

@@ -8,7 +8,10 @@
 //!
 //! Invariants: an MQTT message is acknowledged only after everything it carried is committed
 //! (or it was rejected as unusable, which is counted); acks go out in arrival order; writes
-//! are idempotent on (tag, source timestamp); every queue is bounded.
+//! are idempotent on (tag, source timestamp); every queue is bounded; a message the
+//! database refuses permanently is isolated, counted and acked, never retried forever; if a
+//! critical task dies the process exits non-zero instead of running half-dead
+//! ([`supervise`]).
 
 pub mod agents;
 pub mod api;
@@ -23,3 +26,4 @@ mod ingest;
 pub mod logging;
 pub mod metrics;
 pub mod store;
+pub mod supervise;

@@ -28,7 +28,15 @@ pub const SEQ_GAPS: &str = "sentia_seq_gaps";
 pub const STORE_LATENCY: &str = "sentia_store_latency_seconds";
 /// Points per committed write batch.
 pub const STORE_BATCH_POINTS: &str = "sentia_store_batch_points";
-/// Failed write attempts (each is retried).
+/// Points the database refused permanently (their messages were acked and dropped),
+/// labelled `reason` (`data_exception`, `integrity_violation`, `encode`).
+pub const POINTS_REJECTED: &str = "sentia_points_rejected";
+/// MQTT messages whose content the database refused permanently, labelled `reason`.
+pub const MESSAGES_REJECTED: &str = "sentia_messages_rejected";
+/// Points stamped further in the future than `ingest.max_future_skew`: stored, but kept out
+/// of the latest-value cache.
+pub const POINTS_FUTURE_TS: &str = "sentia_points_future_ts";
+/// Failed write attempts (transient ones are retried).
 pub const STORE_ERRORS: &str = "sentia_store_errors";
 /// Messages put on the ingest → writer queue.
 pub const INGEST_QUEUE_PUSHED: &str = "sentia_ingest_queue_pushed";
@@ -38,7 +46,7 @@ pub const INGEST_QUEUE_POPPED: &str = "sentia_ingest_queue_popped";
 pub const MQTT_CONNECTS: &str = "sentia_mqtt_connects";
 /// MQTT publishes received, any topic or payload.
 pub const MQTT_MESSAGES: &str = "sentia_mqtt_messages_received";
-/// Label key of [`DECODE_ERRORS`].
+/// Label key of [`DECODE_ERRORS`], [`POINTS_REJECTED`] and [`MESSAGES_REJECTED`].
 pub const LABEL_REASON: &str = "reason";
 
 type ReasonLabels = [(&'static str, &'static str); 1];
@@ -56,6 +64,9 @@ pub struct Metrics {
     pub(crate) store_latency: Histogram,
     pub(crate) store_batch_points: Histogram,
     pub(crate) store_errors: Counter,
+    points_rejected: Family<ReasonLabels, Counter>,
+    messages_rejected: Family<ReasonLabels, Counter>,
+    pub(crate) points_future_ts: Counter,
     pub(crate) queue_pushed: Counter,
     pub(crate) queue_popped: Counter,
     pub(crate) mqtt_connects: Counter,
@@ -84,6 +95,9 @@ impl Metrics {
             // 1 .. 65536 points
             store_batch_points: Histogram::new(exponential_buckets(1.0, 4.0, 9)),
             store_errors: Counter::default(),
+            points_rejected: Family::default(),
+            messages_rejected: Family::default(),
+            points_future_ts: Counter::default(),
             queue_pushed: Counter::default(),
             queue_popped: Counter::default(),
             mqtt_connects: Counter::default(),
@@ -133,8 +147,23 @@ impl Metrics {
         );
         r.register(
             STORE_ERRORS,
-            "Failed write attempts (retried)",
+            "Failed write attempts (transient ones are retried)",
             m.store_errors.clone(),
+        );
+        r.register(
+            POINTS_REJECTED,
+            "Points the database refused permanently, by reason",
+            m.points_rejected.clone(),
+        );
+        r.register(
+            MESSAGES_REJECTED,
+            "MQTT messages the database refused permanently, by reason",
+            m.messages_rejected.clone(),
+        );
+        r.register(
+            POINTS_FUTURE_TS,
+            "Points stamped too far in the future: stored, not used as latest value",
+            m.points_future_ts.clone(),
         );
         r.register(
             INGEST_QUEUE_PUSHED,
@@ -164,6 +193,13 @@ impl Metrics {
         self.decode_errors
             .get_or_create(&[(LABEL_REASON, reason)])
             .inc();
+    }
+
+    /// Counts one message (and its points) the database refused permanently.
+    pub(crate) fn rejected(&self, reason: &'static str, points: u64) {
+        let labels = [(LABEL_REASON, reason)];
+        self.messages_rejected.get_or_create(&labels).inc();
+        self.points_rejected.get_or_create(&labels).inc_by(points);
     }
 
     /// The Prometheus text exposition of every metric.

@@ -220,7 +220,8 @@ async fn end_to_end_over_mqtt_and_http() {
     blank(&mut health, "/uptime_s", 0..=120);
     assert_eq!(
         health,
-        json!({"status": "ok", "version": "0.1.0", "storage": "sqlite", "broker": "embedded", "uptime_s": null})
+        json!({"status": "ok", "version": "0.1.0", "storage": "sqlite", "broker": "embedded",
+               "ingest": "ok", "broker_connected": true, "uptime_s": null})
     );
 
     // tags
@@ -404,6 +405,26 @@ async fn end_to_end_over_mqtt_and_http() {
             "bad_request",
         ),
         ("/api/v1/history".to_owned(), 400, "bad_request"),
+        // The range must lie in 0 <= from < to <= 2100-01-01.
+        (
+            format!("/api/v1/history?tag={MOTOR}/speed&from=-1&to=10"),
+            400,
+            "bad_request",
+        ),
+        (
+            format!("/api/v1/history?tag={MOTOR}/speed&from=0&to={}", i64::MAX),
+            400,
+            "bad_request",
+        ),
+        (
+            format!(
+                "/api/v1/history?tag={MOTOR}/speed&from={}&to={}",
+                i64::MIN,
+                i64::MAX
+            ),
+            400,
+            "bad_request",
+        ),
         (
             "/api/v1/tags?asset=not-an-asset".to_owned(),
             400,
@@ -420,6 +441,32 @@ async fn end_to_end_over_mqtt_and_http() {
         assert!(!message.is_empty(), "{path}: {body}");
         assert_eq!(body.as_object().unwrap().len(), 1, "{path}: {body}");
     }
+    for (query, param) in [
+        ("from=-1&to=10", "from"),
+        ("from=0&to=4102444800000000001", "to"),
+        ("to=0", "to"),
+    ] {
+        let (_, body) = api
+            .get(&format!("/api/v1/history?tag={MOTOR}/speed&{query}"))
+            .await;
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.starts_with(&format!("{param}: ")),
+            "{query}: {body}"
+        );
+    }
+    // The widest range is fine (and buckets do not overflow).
+    let (code, body) = api
+        .get(&format!(
+            "/api/v1/history?tag={MOTOR}/speed&from=0&to=4102444800000000000&max_points=1"
+        ))
+        .await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(
+        body["bucket_ns"],
+        json!(4_102_444_800_000_000_000_i64),
+        "{body}"
+    );
     let (_, body) = api.get(&format!("/api/v1/latest?tags={unknown}")).await;
     assert!(
         body["error"]["message"]

@@ -177,8 +177,11 @@ async fn not_acked_until_committed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn external_mosquitto() {
-    let url =
-        std::env::var("SENTIA_TEST_MQTT_URL").unwrap_or_else(|_| "mqtt://127.0.0.1:1883".into());
+    // `SENTIA_TEST_MQTT` (host:port, as `.ci/run` sets it) or a full `SENTIA_TEST_MQTT_URL`.
+    let url = std::env::var("SENTIA_TEST_MQTT")
+        .map(|hostport| format!("mqtt://{hostport}"))
+        .or_else(|_| std::env::var("SENTIA_TEST_MQTT_URL"))
+        .unwrap_or_else(|_| "mqtt://127.0.0.1:1883".into());
     let hostport = url
         .trim_start_matches("mqtt://")
         .trim_start_matches("tcp://")

@@ -5,7 +5,13 @@
 
 mod common;
 
-use aggregator::store::{Bucket, CatalogRecord, History, PointRecord, Store, WriteSet};
+use std::time::Duration;
+
+use aggregator::config::StorageTarget;
+use aggregator::store::{
+    Bucket, CatalogRecord, History, MAX_TS_NS, PointRecord, Store, StoreError, StoreOptions,
+    WriteSet,
+};
 use common::{PgTestDb, sqlite_store, within};
 use protocols::model::{AgentId, Point, Quality, TagId, TagMeta, Value};
 
@@ -94,7 +100,31 @@ async fn latest_and_values(store: &Store) {
         catalogs: vec![],
     };
     store.write(&set).await.unwrap();
-    let latest = store.latest().await.unwrap();
+    // Points after `not_after` (stamped in the future) are not anyone's latest.
+    let early: Vec<_> = store
+        .latest(25)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(t, p)| (t.to_string(), p.ts_ns))
+        .collect();
+    assert_eq!(
+        early,
+        [
+            (MODE.to_owned(), 20),
+            (RUNNING.to_owned(), 15),
+            (SPEED.to_owned(), 25)
+        ]
+    );
+    assert!(
+        store
+            .latest(14)
+            .await
+            .unwrap()
+            .iter()
+            .all(|(t, _)| t.as_str() == MODE)
+    );
+    let latest = store.latest(i64::MAX).await.unwrap();
     let got: Vec<_> = latest
         .iter()
         .map(|(t, p)| {
@@ -280,13 +310,102 @@ macro_rules! on_both_backends {
     };
 }
 
+async fn history_range_is_bounded(store: &Store) {
+    store.write(&series()).await.unwrap();
+    for (from, to) in [(-1, 10), (i64::MIN, i64::MAX), (0, MAX_TS_NS + 1), (5, 5)] {
+        let got = store.history(&tag(SPEED), from, to, 4).await;
+        assert!(
+            matches!(got, Err(StoreError::Range { .. })),
+            "[{from}, {to}): {got:?}"
+        );
+    }
+    // The widest accepted range, bucketed: no overflow anywhere.
+    let Some(History::Buckets { width_ns, buckets }) =
+        store.history(&tag(SPEED), 0, MAX_TS_NS, 2).await.unwrap()
+    else {
+        panic!("9 points > 2 must be bucketed");
+    };
+    assert_eq!(width_ns, MAX_TS_NS / 2);
+    assert_eq!(buckets.len(), 1);
+    assert_eq!((buckets[0].count, buckets[0].last), (8, 99.0));
+}
+
 on_both_backends!(
     idempotent_insert,
     latest_and_values,
     raw_history,
     bucket_math,
-    catalog_upsert
+    catalog_upsert,
+    history_range_is_bounded
 );
+
+/// PostgreSQL refuses NUL in text (SQLSTATE 22021): a permanent error, never worth a retry.
+#[tokio::test]
+async fn postgres_nul_in_text_is_a_permanent_error() {
+    let Some(db) = PgTestDb::create().await else {
+        return;
+    };
+    let store = db.store().await;
+    within("nul", async {
+        let set = WriteSet {
+            points: vec![point(SPEED, 1, None, Quality::Bad("time\0out".into()))],
+            catalogs: vec![],
+        };
+        let e = store.write(&set).await.unwrap_err();
+        assert_eq!(e.permanent_reason(), Some("data_exception"), "{e}");
+        assert!(!e.is_transient());
+        // Nothing of the refused transaction stayed; the same tag still works.
+        store.write(&series()).await.unwrap();
+        assert_eq!(store.latest(i64::MAX).await.unwrap().len(), 1);
+    })
+    .await;
+    store.close().await;
+    // A closed pool is transient (the database may come back).
+    let e = store.write(&series()).await.unwrap_err();
+    assert!(e.is_transient(), "{e}");
+}
+
+/// `statement_timeout` ends a write stuck behind a lock with a transient error instead of
+/// letting it hang.
+#[tokio::test]
+async fn postgres_statement_timeout_bounds_a_blocked_write() {
+    use sqlx::Connection;
+
+    let Some(db) = PgTestDb::create().await else {
+        return;
+    };
+    let target = StorageTarget::Postgres {
+        url: db.url.clone(),
+    };
+    let options = StoreOptions {
+        statement_timeout: Duration::from_millis(300),
+    };
+    let store = within("open", Store::connect_with(&target, options))
+        .await
+        .unwrap();
+    let mut locker = within("lock", sqlx::PgConnection::connect(&db.url))
+        .await
+        .unwrap();
+    within("lock", async {
+        sqlx::query("BEGIN").execute(&mut locker).await.unwrap();
+        sqlx::query("LOCK TABLE points IN ACCESS EXCLUSIVE MODE")
+            .execute(&mut locker)
+            .await
+            .unwrap();
+    })
+    .await;
+    let e = tokio::time::timeout(Duration::from_secs(10), store.write(&series()))
+        .await
+        .expect("the write must not hang behind the lock")
+        .unwrap_err();
+    assert!(e.is_transient(), "{e}");
+    within("unlock", sqlx::query("ROLLBACK").execute(&mut locker))
+        .await
+        .unwrap();
+    let out = within("write", store.write(&series())).await.unwrap();
+    assert_eq!(out.inserted, 9);
+    store.close().await;
+}
 
 #[tokio::test]
 async fn both_backends_give_identical_answers() {
@@ -304,12 +423,21 @@ async fn both_backends_give_identical_answers() {
             (0, 3000, 100),
             (0, 3000, 3),
             (1001, 1002, 1),
+            (0, aggregator::store::MAX_TS_NS, 2),
+            (999, 2001, 1000 - 1),
+            (1000, 2000, 1),
         ] {
             let a = pg.history(&tag(SPEED), from, to, max).await.unwrap();
             let b = lite.history(&tag(SPEED), from, to, max).await.unwrap();
             assert_eq!(a, b, "history({from}, {to}, {max})");
         }
-        assert_eq!(pg.latest().await.unwrap(), lite.latest().await.unwrap());
+        for not_after in [i64::MAX, 1500, 999, 0] {
+            assert_eq!(
+                pg.latest(not_after).await.unwrap(),
+                lite.latest(not_after).await.unwrap(),
+                "latest({not_after})"
+            );
+        }
         assert_eq!(pg.tags(None).await.unwrap(), lite.tags(None).await.unwrap());
     })
     .await;

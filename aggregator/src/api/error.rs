@@ -1,6 +1,7 @@
 //! The single API error type: maps each kind to a status code and the JSON error body
-//! `{"error": {"code": "bad_request"|"not_found"|"internal", "message": "..."}}`.
-//! 5xx are logged at error level with their cause; 4xx only at debug.
+//! `{"error": {"code": "bad_request"|"not_found"|"internal"|"timeout", "message": "..."}}`.
+//! 5xx are logged at error level with their cause (a timeout, an overload rather than a
+//! fault, at warn); 4xx only at debug.
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -24,6 +25,9 @@ pub(crate) enum ApiError {
     /// Anything else on our side.
     #[error("{0}")]
     Internal(String),
+    /// The request was not answered within the configured time (503).
+    #[error("request not answered within {0:?}; try again or narrow the query")]
+    Timeout(std::time::Duration),
 }
 
 impl ApiError {
@@ -34,6 +38,7 @@ impl ApiError {
             ApiError::Storage(_) | ApiError::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
             }
+            ApiError::Timeout(_) => (StatusCode::SERVICE_UNAVAILABLE, "timeout"),
         }
     }
 }
@@ -41,7 +46,10 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
-        let message = if status.is_server_error() {
+        let message = if let ApiError::Timeout(_) = self {
+            tracing::warn!(error = %self, "API request timed out");
+            self.to_string()
+        } else if status.is_server_error() {
             tracing::error!(error = %self, "API request failed");
             "internal error; see the aggregator log".to_owned()
         } else {

@@ -1,7 +1,13 @@
-//! `GET /api/v1/health`: `{"status":"ok","version","storage","broker","uptime_s"}`; 503 with
-//! status `degraded` when the storage ping fails or takes longer than [`PING_TIMEOUT`].
+//! `GET /api/v1/health`:
+//! `{"status":"ok","version","storage","broker","ingest":"ok","broker_connected":true,"uptime_s"}`.
+//!
+//! 503 with status `degraded` when the storage ping fails or takes longer than
+//! [`PING_TIMEOUT`], when ingest is `down` (its MQTT task or writer stopped, or the broker
+//! refuses our subscription while we retry it), or when the broker connection has been down
+//! for more than 30 s (`ingest::health::BROKER_DOWN_GRACE`; `broker_connected` shows the
+//! current state, a short reconnect does not degrade).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::extract::State;
@@ -24,11 +30,15 @@ pub(crate) async fn health(State(s): State<ApiState>) -> (StatusCode, Json<Value
             false
         }
     };
+    let ingest = s.ingest.view(Instant::now());
+    let ok = ok && ingest.ok();
     let body = json!({
         "status": if ok { "ok" } else { "degraded" },
         "version": env!("CARGO_PKG_VERSION"),
         "storage": s.store.backend_name(),
         "broker": s.broker_kind,
+        "ingest": if ingest.ingest_ok { "ok" } else { "down" },
+        "broker_connected": ingest.broker_connected,
         "uptime_s": s.started.elapsed().as_secs(),
     });
     let code = if ok {
@@ -43,10 +53,10 @@ pub(crate) async fn health(State(s): State<ApiState>) -> (StatusCode, Json<Value
 #[allow(clippy::unwrap_used)]
 mod tests {
     use std::sync::Arc;
-    use std::time::Instant;
 
     use super::*;
     use crate::config::StorageTarget;
+    use crate::ingest::IngestHealth;
     use crate::store::Store;
 
     #[tokio::test]
@@ -63,6 +73,7 @@ mod tests {
             metrics: Arc::default(),
             started: Instant::now(),
             broker_kind: "embedded",
+            ingest: connected(),
         };
         let (code, Json(body)) = health(State(state.clone())).await;
         assert_eq!((code, &body["status"]), (StatusCode::OK, &json!("ok")));
@@ -71,5 +82,70 @@ mod tests {
         assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(body["status"], "degraded");
         assert_eq!(body["storage"], "sqlite");
+    }
+
+    fn connected() -> Arc<IngestHealth> {
+        let h = Arc::new(IngestHealth::new(Instant::now()));
+        h.connected();
+        h
+    }
+
+    #[tokio::test]
+    async fn degraded_when_ingest_is_down_or_the_broker_gone_too_long() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = StorageTarget::Sqlite {
+            path: dir.path().join("s.db"),
+        };
+        let store = Store::connect(&target).await.unwrap();
+        let state = |ingest| ApiState {
+            store: store.clone(),
+            cache: Arc::default(),
+            agents: Arc::default(),
+            metrics: Arc::default(),
+            started: Instant::now(),
+            broker_kind: "external",
+            ingest,
+        };
+        let h = connected();
+        let (code, Json(body)) = health(State(state(h.clone()))).await;
+        assert_eq!(code, StatusCode::OK);
+        assert_eq!(
+            (&body["ingest"], &body["broker_connected"]),
+            (&json!("ok"), &json!(true))
+        );
+
+        h.subscription_refused(true);
+        let (code, Json(body)) = health(State(state(h.clone()))).await;
+        assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            (&body["status"], &body["ingest"]),
+            (&json!("degraded"), &json!("down"))
+        );
+        h.subscription_refused(false);
+
+        // A short outage is fine; a long one degrades.
+        h.disconnected(Instant::now());
+        let (code, Json(body)) = health(State(state(h.clone()))).await;
+        assert_eq!(
+            (code, &body["broker_connected"]),
+            (StatusCode::OK, &json!(false))
+        );
+        let long_ago = Instant::now().checked_sub(Duration::from_secs(31)).unwrap();
+        let gone = Arc::new(IngestHealth::new(long_ago));
+        let (code, Json(body)) = health(State(state(gone))).await;
+        assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            (&body["ingest"], &body["broker_connected"]),
+            (&json!("ok"), &json!(false))
+        );
+
+        // A stopped task.
+        drop(h.task_guard());
+        let (code, Json(body)) = health(State(state(h))).await;
+        assert_eq!(
+            (code, &body["ingest"]),
+            (StatusCode::SERVICE_UNAVAILABLE, &json!("down"))
+        );
+        store.close().await;
     }
 }

@@ -1,6 +1,9 @@
 //! `GET /api/v1/history?tag=ID&from=&to=&max_points=`: points of one tag in `[from, to)`.
 //!
-//! `from`/`to`: nanoseconds or RFC 3339; `to` defaults to now, `from` to `to` − 1 h.
+//! `from`/`to`: nanoseconds or RFC 3339; `to` defaults to now, `from` to `to` − 1 h (not
+//! before the epoch). Both must lie in `0 <= from < to <= 4102444800000000000` (2100-01-01,
+//! `store::MAX_TS_NS`), else 400 naming the parameter; this keeps every timestamp
+//! difference in SQL and in the bucket arithmetic far from `i64` overflow.
 //! `max_points`: 1..=100000, default 1000. Up to `max_points` points in range:
 //! `{"tag","from_ns","to_ns","mode":"raw","points":[{"ts_ns","value","quality"}]}`; more:
 //! `{"tag","from_ns","to_ns","mode":"buckets","bucket_ns","buckets":[{"start_ns","end_ns",
@@ -17,7 +20,7 @@ use serde_json::{Value, json};
 use super::time::parse_time;
 use super::value::value_json;
 use super::{ApiError, ApiState};
-use crate::store::History;
+use crate::store::{History, MAX_TS_NS};
 
 /// Default `max_points`.
 const DEFAULT_MAX_POINTS: u32 = 1000;
@@ -49,10 +52,22 @@ pub(crate) async fn history(
         Some(t) => parse_time(t).map_err(|e| bad("to", e))?,
         None => now_ns(),
     };
+    if !(1..=MAX_TS_NS).contains(&to) {
+        return Err(bad(
+            "to",
+            format!("{to} is outside 1..={MAX_TS_NS} (1970 to 2100 in nanoseconds)"),
+        ));
+    }
     let from = match q.from.as_deref() {
         Some(t) => parse_time(t).map_err(|e| bad("from", e))?,
-        None => to.saturating_sub(DEFAULT_WINDOW_NS),
+        None => to.saturating_sub(DEFAULT_WINDOW_NS).max(0),
     };
+    if !(0..MAX_TS_NS).contains(&from) {
+        return Err(bad(
+            "from",
+            format!("{from} is outside 0..{MAX_TS_NS} (1970 to 2100 in nanoseconds)"),
+        ));
+    }
     let max_points = match q.max_points.as_deref() {
         Some(m) => m
             .parse::<u32>()

@@ -2,7 +2,7 @@
 //!
 //! | route | answer |
 //! |---|---|
-//! | `GET /api/v1/health` | status, version, storage, broker, uptime (503 when storage fails) |
+//! | `GET /api/v1/health` | status, version, storage, broker, ingest, uptime (503 when degraded) |
 //! | `GET /api/v1/assets` | site/area/line/asset tree with asset status |
 //! | `GET /api/v1/tags[?asset=ID]` | tag metadata |
 //! | `GET /api/v1/latest?tags=a,b` or `?asset=ID` | latest values |
@@ -11,6 +11,11 @@
 //! | `GET /metrics` | Prometheus / OpenMetrics text |
 //!
 //! Handlers read the store and the latest-value cache; errors go through `error::ApiError`.
+//!
+//! Limits: at most [`MAX_CONCURRENT_REQUESTS`] requests are handled at once (more wait for
+//! a slot), and a request not answered within `api.request_timeout` (waiting included) gets
+//! 503 `{"error":{"code":"timeout",...}}`. The store's read pool is separate from the
+//! writer's, so even a stuck API query cannot hold up ingest.
 
 mod agents;
 mod assets;
@@ -24,13 +29,18 @@ mod time;
 mod value;
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
+use axum::extract::{Request, State};
+use axum::middleware::{Next, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use tower::limit::GlobalConcurrencyLimitLayer;
 
 use crate::agents::AgentTable;
 use crate::cache::LatestCache;
+use crate::ingest::IngestHealth;
 use crate::metrics::Metrics;
 use crate::store::Store;
 use error::ApiError;
@@ -50,6 +60,9 @@ pub const PATH_AGENTS: &str = "/api/v1/agents";
 /// Route of Prometheus metrics.
 pub const PATH_METRICS: &str = "/metrics";
 
+/// Requests handled at once; more wait (within their timeout) for a slot.
+pub const MAX_CONCURRENT_REQUESTS: usize = 64;
+
 /// What handlers share.
 #[derive(Clone)]
 pub(crate) struct ApiState {
@@ -60,9 +73,13 @@ pub(crate) struct ApiState {
     pub(crate) started: Instant,
     /// `embedded` or `external`.
     pub(crate) broker_kind: &'static str,
+    /// Ingest liveness for the health endpoint.
+    pub(crate) ingest: Arc<IngestHealth>,
 }
 
-pub(crate) fn router(state: ApiState) -> Router {
+pub(crate) fn router(state: ApiState, request_timeout: Duration) -> Router {
+    // Router::layer wraps each route separately: the limit must be the global variant so
+    // every route shares one semaphore. The timeout is outermost so it covers the wait.
     Router::new()
         .route(PATH_HEALTH, get(health::health))
         .route(PATH_ASSETS, get(assets::assets))
@@ -73,6 +90,15 @@ pub(crate) fn router(state: ApiState) -> Router {
         .route(PATH_METRICS, get(metrics::metrics))
         .fallback(not_found)
         .with_state(state)
+        .layer(GlobalConcurrencyLimitLayer::new(MAX_CONCURRENT_REQUESTS))
+        .layer(from_fn_with_state(request_timeout, time_limit))
+}
+
+async fn time_limit(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::Timeout(limit).into_response(),
+    }
 }
 
 async fn not_found() -> ApiError {

@@ -21,8 +21,16 @@ pub(crate) struct ConfigFile {
     pub(crate) data_dir: Option<Spanned<PathBuf>>,
     pub(crate) shutdown_grace: Option<Spanned<HumanDuration>>,
     pub(crate) mqtt: MqttSection,
+    pub(crate) ingest: IngestSection,
     pub(crate) storage: StorageSection,
     pub(crate) api: ApiSection,
+}
+
+/// `[ingest]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct IngestSection {
+    pub(crate) max_future_skew: Option<Spanned<HumanDuration>>,
 }
 
 /// `[mqtt]`
@@ -55,6 +63,7 @@ pub(crate) struct StorageSection {
     pub(crate) max_batch_points: Option<Spanned<i64>>,
     pub(crate) max_batch_delay: Option<Spanned<HumanDuration>>,
     pub(crate) max_batch_messages: Option<Spanned<i64>>,
+    pub(crate) write_timeout: Option<Spanned<HumanDuration>>,
 }
 
 /// `storage.backend`
@@ -70,4 +79,5 @@ pub(crate) enum Backend {
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct ApiSection {
     pub(crate) listen: Option<Spanned<SocketAddr>>,
+    pub(crate) request_timeout: Option<Spanned<HumanDuration>>,
 }

@@ -13,6 +13,9 @@
 //! listen = "127.0.0.1:11883"         # embedded broker listener (port 0: pick a free port)
 //! url = "mqtt://127.0.0.1:1883"      # external broker (mode = "external")
 //! client_id = "sentia-aggregator"    # stable: the broker keeps our session (clean_session = false)
+//! [ingest]
+//! max_future_skew = "5m"             # points further ahead of receive time are stored but
+//!                                    # never become a tag's latest value
 //! [storage]
 //! backend = "sqlite"                 # sqlite | postgres
 //! sqlite_path = "data/sentia.db"     # default {data_dir}/sentia.db
@@ -20,8 +23,10 @@
 //! max_batch_points = 5000            # flush a write batch at this many points...
 //! max_batch_delay = "100ms"          # ...or this long after its first message...
 //! max_batch_messages = 50            # ...or when it holds this many unacknowledged MQTT messages
+//! write_timeout = "30s"              # bound on one write (retried) and PostgreSQL statement_timeout
 //! [api]
 //! listen = "127.0.0.1:8470"
+//! request_timeout = "10s"            # a slower request is answered 503 {"error":{"code":"timeout"}}
 //! ```
 //!
 //! Secrets: the PostgreSQL URL should come from the environment or a file, not inline.
@@ -108,6 +113,8 @@ pub struct Settings {
     pub shutdown_grace: Duration,
     /// Broker and MQTT client.
     pub mqtt: MqttSettings,
+    /// Checks on accepted data.
+    pub ingest: IngestSettings,
     /// Database and write batching.
     pub storage: StorageSettings,
     /// HTTP API.
@@ -121,6 +128,14 @@ pub struct MqttSettings {
     pub broker: BrokerSettings,
     /// Stable client id (the broker keeps our persistent session under it).
     pub client_id: String,
+}
+
+/// Ingest settings.
+#[derive(Debug, Clone)]
+pub struct IngestSettings {
+    /// Points whose source timestamp is further than this ahead of their receive time are
+    /// stored but do not update the latest-value cache.
+    pub max_future_skew: Duration,
 }
 
 /// The broker the ingest connects to.
@@ -153,6 +168,9 @@ pub struct StorageSettings {
     pub max_batch_delay: Duration,
     /// Flush a write batch when it holds this many MQTT messages awaiting their ack.
     pub max_batch_messages: usize,
+    /// Bound on one write attempt (a timeout is retried) and, for PostgreSQL, the
+    /// `statement_timeout` of every connection.
+    pub write_timeout: Duration,
 }
 
 /// A database to store into.
@@ -194,6 +212,8 @@ impl fmt::Debug for StorageTarget {
 pub struct ApiSettings {
     /// Listener address (port 0: a free port is picked).
     pub listen: SocketAddr,
+    /// A request taking longer is answered 503 with error code `timeout`.
+    pub request_timeout: Duration,
 }
 
 /// `scheme://user:***@host/...`: the URL with any password replaced.

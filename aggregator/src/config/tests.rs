@@ -155,7 +155,7 @@ fn mqtt_urls() {
 
 #[test]
 fn the_example_config_is_valid() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("aggregator.example.toml");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/aggregator.example.toml");
     let text = std::fs::read_to_string(&path).unwrap();
     let s = load_str(Some(&path), text, &Overrides::default(), &|_| None).unwrap();
     assert_eq!(s.storage.target.backend_name(), "sqlite");
@@ -170,4 +170,33 @@ fn redacts_passwords_only() {
     );
     assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
     assert_eq!(redact_url("postgres://h/db"), "postgres://h/db");
+}
+
+#[test]
+fn timeouts_and_future_skew() {
+    let s = load("", &Overrides::default()).unwrap();
+    assert_eq!(s.ingest.max_future_skew, Duration::from_secs(300));
+    assert_eq!(s.storage.write_timeout, Duration::from_secs(30));
+    assert_eq!(s.api.request_timeout, Duration::from_secs(10));
+    let text = "[ingest]\nmax_future_skew = \"1m\"\n[storage]\nwrite_timeout = \"5s\"\n[api]\nrequest_timeout = \"2s\"\n";
+    let s = load(text, &Overrides::default()).unwrap();
+    assert_eq!(s.ingest.max_future_skew, Duration::from_secs(60));
+    assert_eq!(s.storage.write_timeout, Duration::from_secs(5));
+    assert_eq!(s.api.request_timeout, Duration::from_secs(2));
+    // Every bad one reported at once.
+    let text = "[ingest]\nmax_future_skew = \"0s\"\n[storage]\nwrite_timeout = \"1h\"\n[api]\nrequest_timeout = \"1ms\"\n";
+    let problems = load(text, &Overrides::default()).unwrap_err();
+    assert_eq!(problems.len(), 3, "{problems:#?}");
+    assert!(
+        problems[0].starts_with("a.toml:2:19: ingest.max_future_skew: must be between"),
+        "{problems:#?}"
+    );
+    assert!(
+        problems[1].starts_with("a.toml:4:17: storage.write_timeout: "),
+        "{problems:#?}"
+    );
+    assert!(
+        problems[2].starts_with("a.toml:6:19: api.request_timeout: "),
+        "{problems:#?}"
+    );
 }

@@ -13,8 +13,8 @@ use super::problem::{Origin, Problem, SourceMap};
 use super::secret::{is_postgres_url, postgres_url};
 use super::{
     ApiSettings, BrokerSettings, DEFAULT_API_LISTEN, DEFAULT_BROKER_LISTEN, DEFAULT_CLIENT_ID,
-    DEFAULT_DATA_DIR, MqttSettings, Overrides, SQLITE_FILE_NAME, Settings, StorageSettings,
-    StorageTarget,
+    DEFAULT_DATA_DIR, IngestSettings, MqttSettings, Overrides, SQLITE_FILE_NAME, Settings,
+    StorageSettings, StorageTarget,
 };
 
 const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -23,6 +23,9 @@ const DEFAULT_MAX_BATCH_DELAY: Duration = Duration::from_millis(100);
 /// Below the broker's per-subscriber in-flight window (rumqttd: 100, Mosquitto default: 20
 /// `max_inflight_messages`): a writer holding the whole window stalls delivery until its delay.
 const DEFAULT_MAX_BATCH_MESSAGES: i64 = 50;
+const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+const DEFAULT_MAX_FUTURE_SKEW: Duration = Duration::from_secs(5 * 60);
+const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default MQTT port for `mqtt://host` without a port.
 const MQTT_DEFAULT_PORT: u16 = 1883;
 
@@ -85,7 +88,21 @@ pub(crate) fn validate(
     }
 
     let mqtt = mqtt(&mut c, file.mqtt, overrides);
+    let max_future_skew = duration(
+        &mut c,
+        split(file.ingest.max_future_skew),
+        DEFAULT_MAX_FUTURE_SKEW,
+        (Duration::from_secs(1), Duration::from_secs(7 * 24 * 3600)),
+        ("ingest.max_future_skew", "1s and 7d"),
+    );
     let storage = storage(&mut c, file.storage, overrides, &data_dir, env);
+    let request_timeout = duration(
+        &mut c,
+        split(file.api.request_timeout),
+        DEFAULT_REQUEST_TIMEOUT,
+        (Duration::from_millis(100), Duration::from_secs(600)),
+        ("api.request_timeout", "100ms and 10m"),
+    );
 
     let api_listen = match (&overrides.api_listen, split(file.api.listen)) {
         (Some(s), _) => parse_addr(&mut c, s, &Origin::Flag("--api-listen"), "api.listen"),
@@ -98,8 +115,12 @@ pub(crate) fn validate(
             data_dir,
             shutdown_grace: grace,
             mqtt,
+            ingest: IngestSettings { max_future_skew },
             storage,
-            api: ApiSettings { listen },
+            api: ApiSettings {
+                listen,
+                request_timeout,
+            },
         }),
         _ => Err(c.problems),
     }
@@ -293,12 +314,37 @@ fn storage(
             "must be between 1ms and 60s",
         );
     }
+    let write_timeout = duration(
+        c,
+        split(file.write_timeout),
+        DEFAULT_WRITE_TIMEOUT,
+        (Duration::from_millis(100), Duration::from_secs(600)),
+        ("storage.write_timeout", "100ms and 10m"),
+    );
     Some(StorageSettings {
         target: target?,
         max_batch_points: points?,
         max_batch_delay: delay,
         max_batch_messages: messages?,
+        write_timeout,
     })
+}
+
+/// A duration within `[min, max]`; `names` is the field and the range as the message says it.
+fn duration(
+    c: &mut Check<'_>,
+    value: Option<(super::file::HumanDuration, Origin)>,
+    default: Duration,
+    (min, max): (Duration, Duration),
+    (field, range): (&str, &str),
+) -> Duration {
+    let (d, origin) = value
+        .map(|(d, o)| (*d, o))
+        .unwrap_or((default, Origin::Default));
+    if !(min..=max).contains(&d) {
+        c.fail(&origin, field, format!("must be between {range}"));
+    }
+    d
 }
 
 fn bounded(

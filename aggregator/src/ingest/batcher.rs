@@ -4,7 +4,11 @@
 //! their ack, or `max_delay` after its first message. The message bound matters because the
 //! broker stops delivering when its per-subscriber in-flight window is full of messages we
 //! have not acked yet.
+//!
+//! Each message's rows stay contiguous in the batch ([`MessageSpan`]), so the writer can
+//! write any run of messages on its own ([`subset`]) to isolate one the database refuses.
 
+use std::ops::Range;
 use std::time::Duration;
 
 use protocols::model::{Batch, TagCatalog, TimestampNs};
@@ -19,15 +23,37 @@ pub(crate) enum WriterInput {
     /// Points to store.
     Batch {
         ticket: Option<Ticket>,
+        topic: String,
         batch: Batch,
         recv_ns: TimestampNs,
     },
     /// Tag metadata to upsert.
     Catalog {
         ticket: Option<Ticket>,
+        topic: String,
         catalog: TagCatalog,
         recv_ns: TimestampNs,
     },
+}
+
+/// One message of a write batch: its ack ticket, its topic (for logs) and its rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct MessageSpan {
+    pub(crate) ticket: Option<Ticket>,
+    pub(crate) topic: String,
+    pub(crate) points: Range<usize>,
+    pub(crate) catalogs: Range<usize>,
+}
+
+/// The rows of a run of consecutive messages of `set`.
+pub(crate) fn subset(set: &WriteSet, spans: &[MessageSpan]) -> WriteSet {
+    let (Some(first), Some(last)) = (spans.first(), spans.last()) else {
+        return WriteSet::default();
+    };
+    WriteSet {
+        points: set.points[first.points.start..last.points.end].to_vec(),
+        catalogs: set.catalogs[first.catalogs.start..last.catalogs.end].to_vec(),
+    }
 }
 
 /// When to flush.
@@ -43,8 +69,7 @@ pub(crate) struct BatchLimits {
 pub(crate) struct Batcher {
     limits: BatchLimits,
     set: WriteSet,
-    tickets: Vec<Ticket>,
-    messages: usize,
+    spans: Vec<MessageSpan>,
     started: Option<Instant>,
 }
 
@@ -53,18 +78,18 @@ impl Batcher {
         Self {
             limits,
             set: WriteSet::default(),
-            tickets: Vec::new(),
-            messages: 0,
+            spans: Vec::new(),
             started: None,
         }
     }
 
     pub(crate) fn push(&mut self, input: WriterInput, now: Instant) {
         self.started.get_or_insert(now);
-        self.messages += 1;
-        let ticket = match input {
+        let (points, catalogs) = (self.set.points.len(), self.set.catalogs.len());
+        let (ticket, topic) = match input {
             WriterInput::Batch {
                 ticket,
+                topic,
                 batch,
                 recv_ns,
             } => {
@@ -74,10 +99,11 @@ impl Batcher {
                         .into_iter()
                         .map(|point| PointRecord { point, recv_ns }),
                 );
-                ticket
+                (ticket, topic)
             }
             WriterInput::Catalog {
                 ticket,
+                topic,
                 catalog,
                 recv_ns,
             } => {
@@ -86,18 +112,24 @@ impl Batcher {
                     tags: catalog.tags,
                     recv_ns,
                 });
-                ticket
+                (ticket, topic)
             }
         };
-        self.tickets.extend(ticket);
+        self.spans.push(MessageSpan {
+            ticket,
+            topic,
+            points: points..self.set.points.len(),
+            catalogs: catalogs..self.set.catalogs.len(),
+        });
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.messages == 0
+        self.spans.is_empty()
     }
 
     pub(crate) fn is_full(&self) -> bool {
-        self.set.points.len() >= self.limits.max_points || self.messages >= self.limits.max_messages
+        self.set.points.len() >= self.limits.max_points
+            || self.spans.len() >= self.limits.max_messages
     }
 
     /// When the batch must be flushed at the latest.
@@ -105,13 +137,12 @@ impl Batcher {
         self.started.map(|t| t + self.limits.max_delay)
     }
 
-    /// Takes the batch and the tickets it covers.
-    pub(crate) fn take(&mut self) -> (WriteSet, Vec<Ticket>) {
-        self.messages = 0;
+    /// Takes the batch and the messages it holds, in arrival order.
+    pub(crate) fn take(&mut self) -> (WriteSet, Vec<MessageSpan>) {
         self.started = None;
         (
             std::mem::take(&mut self.set),
-            std::mem::take(&mut self.tickets),
+            std::mem::take(&mut self.spans),
         )
     }
 }
@@ -128,6 +159,7 @@ mod tests {
         let tag = TagId::from_parts(&asset, "t").unwrap();
         WriterInput::Batch {
             ticket: Some(ticket),
+            topic: format!("t/{ticket}"),
             batch: Batch {
                 agent: AgentId::new("e").unwrap(),
                 session: 0,
@@ -158,8 +190,14 @@ mod tests {
         assert!(!b.is_full());
         b.push(input(2, 0), t0);
         assert!(b.is_full(), "three messages");
-        let (set, tickets) = b.take();
+        let (set, spans) = b.take();
+        let tickets: Vec<_> = spans.iter().filter_map(|s| s.ticket).collect();
         assert_eq!((set.points.len(), tickets), (8, vec![0, 1, 2]));
+        assert_eq!(spans[1].points, 4..8);
+        assert_eq!(spans[2].points, 8..8);
+        let middle = subset(&set, &spans[1..]);
+        assert_eq!(middle.points, set.points[4..8]);
+        assert!(subset(&set, &[]).points.is_empty());
         assert!(b.is_empty() && b.deadline().is_none());
         b.push(input(3, 10), t0);
         assert!(b.is_full(), "ten points");

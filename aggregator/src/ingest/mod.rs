@@ -8,27 +8,39 @@
 //! Both queues are bounded and both stages wait when full (nothing is dropped in between);
 //! the broker's in-flight window is the final bound. The embedded and an external broker
 //! take the same path.
+//!
+//! Both tasks are critical: [`spawn`] returns their join handles so the app can supervise
+//! them (`crate::supervise`), and each holds a guard that marks [`IngestHealth`] down when
+//! it ends.
 
 mod acks;
 mod batcher;
 mod classify;
+mod health;
 mod mqtt;
+mod publish;
 mod seq;
+mod skew;
+mod subscribe;
 mod warn_once;
 mod writer;
+
+pub(crate) use health::IngestHealth;
+pub(crate) use skew::FutureSkew;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use rumqttc::{AsyncClient, MqttOptions};
 use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use crate::agents::AgentTable;
 use crate::cache::LatestCache;
-use crate::config::{MqttSettings, StorageSettings};
+use crate::config::{IngestSettings, MqttSettings, StorageSettings};
 use crate::metrics::Metrics;
 use crate::store::Store;
 
@@ -48,6 +60,7 @@ pub(crate) struct IngestContext {
     pub(crate) cache: Arc<LatestCache>,
     pub(crate) agents: Arc<AgentTable>,
     pub(crate) metrics: Arc<Metrics>,
+    pub(crate) health: Arc<IngestHealth>,
 }
 
 /// Where the broker is.
@@ -66,17 +79,28 @@ pub(crate) struct Stop {
     pub(crate) abort: CancellationToken,
 }
 
-/// Spawns the writer and the MQTT task on `tracker`. The returned receiver fires once the
-/// first subscription is acknowledged by the broker.
+/// The running ingest.
+pub(crate) struct Spawned {
+    /// Fires on the broker's first SUBACK: `Ok` when granted, `Err` naming refused filters
+    /// (ingest keeps retrying them).
+    pub(crate) subscribed: oneshot::Receiver<Result<(), String>>,
+    /// The storage writer task.
+    pub(crate) writer: JoinHandle<()>,
+    /// The MQTT task.
+    pub(crate) mqtt: JoinHandle<()>,
+}
+
+/// Spawns the writer and the MQTT task on `tracker`.
 pub(crate) fn spawn(
     tracker: &TaskTracker,
-    mqtt: &MqttSettings,
-    storage: &StorageSettings,
+    settings: (&MqttSettings, &IngestSettings, &StorageSettings),
     broker: BrokerEndpoint,
     ctx: IngestContext,
     stop: Stop,
-) -> oneshot::Receiver<()> {
-    let mut options = MqttOptions::new(mqtt.client_id.clone(), broker.host, broker.port);
+) -> Spawned {
+    let (mqtt_settings, ingest_settings, storage) = settings;
+    let skew = FutureSkew::new(ingest_settings.max_future_skew);
+    let mut options = MqttOptions::new(mqtt_settings.client_id.clone(), broker.host, broker.port);
     options
         .set_clean_session(false)
         .set_manual_acks(true)
@@ -98,8 +122,12 @@ pub(crate) fn spawn(
             max_messages: storage.max_batch_messages,
             max_delay: storage.max_batch_delay,
         }),
+        write_timeout: storage.write_timeout,
+        skew,
+        _guard: ctx.health.task_guard(),
+        state: writer::WriterState::default(),
     };
-    tracker.spawn(
+    let writer = tracker.spawn(
         writer
             .run(stop.abort.clone())
             .instrument(tracing::info_span!("writer")),
@@ -115,13 +143,19 @@ pub(crate) fn spawn(
             metrics: ctx.metrics,
             subscribed: Some(subscribed_tx),
             broker: broker.label,
+            health: ctx.health,
+            skew,
             b: mqtt::Bookkeeping::default(),
         },
     };
-    tracker.spawn(
+    let mqtt = tracker.spawn(
         ingest
             .run(stop.cancel, stop.abort)
-            .instrument(tracing::info_span!("mqtt_ingest", client_id = %mqtt.client_id)),
+            .instrument(tracing::info_span!("mqtt_ingest", client_id = %mqtt_settings.client_id)),
     );
-    subscribed_rx
+    Spawned {
+        subscribed: subscribed_rx,
+        writer,
+        mqtt,
+    }
 }

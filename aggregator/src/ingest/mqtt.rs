@@ -1,11 +1,13 @@
 //! The MQTT side of ingest: one rumqttc client with a persistent session and manual acks.
 //!
 //! This task owns the event loop, the [`AckTracker`] and the per-message bookkeeping. It
-//! subscribes (QoS 1) to every data, meta and status topic on each connect, classifies each
-//! publish, handles status messages itself, forwards batches and catalogues to the writer
-//! over a bounded queue (waiting when it is full), and acks messages in arrival order once
-//! the writer reports them committed. Rejected messages are counted, warned about once per
-//! topic, and acked so the broker does not re-deliver them forever.
+//! subscribes (QoS 1) to every data, meta and status topic on each connect (retrying
+//! refused filters, see `subscribe.rs`), classifies each publish, handles status messages
+//! itself, forwards batches and catalogues to the writer over a bounded queue (waiting when
+//! it is full), and acks messages in arrival order once the writer reports them committed
+//! (`publish.rs`). Rejected messages are counted, warned about once per topic, and acked so
+//! the broker does not re-deliver them forever. Connection and subscription state go to
+//! the shared [`IngestHealth`].
 //!
 //! While the writer queue is full (storage slow or down) the event loop is not polled, so
 //! no keep-alive goes out; after 1.5 × the keep-alive the broker drops the connection and
@@ -19,19 +21,20 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
-use protocols::model::now_ns;
-use protocols::topic::{FILTER_ALL_DATA, FILTER_ALL_META, FILTER_ALL_STATUS};
 use rumqttc::{
     AsyncClient, ConnectionError, Event, EventLoop, Incoming, Outgoing, Publish, QoS,
-    SubscribeFilter, SubscribeReasonCode,
+    SubscribeFilter,
 };
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::acks::{AckTracker, Ticket};
 use super::batcher::WriterInput;
-use super::classify::{Inbound, classify};
+use super::health::IngestHealth;
 use super::seq::SeqTracker;
+use super::skew::FutureSkew;
+use super::subscribe::{SubAckOutcome, Subscriptions};
 use super::warn_once::WarnOnce;
 use crate::agents::AgentTable;
 use crate::backoff::Backoff;
@@ -56,20 +59,26 @@ pub(crate) struct IngestCore {
     pub(crate) acks: mpsc::Receiver<Vec<Ticket>>,
     pub(crate) agents: Arc<AgentTable>,
     pub(crate) metrics: Arc<Metrics>,
-    pub(crate) subscribed: Option<oneshot::Sender<()>>,
+    /// Fires on the first SUBACK: `Err` naming the refused filters.
+    pub(crate) subscribed: Option<oneshot::Sender<Result<(), String>>>,
     pub(crate) broker: String,
+    pub(crate) health: Arc<IngestHealth>,
+    pub(crate) skew: FutureSkew,
     pub(crate) b: Bookkeeping,
 }
 
 /// Mutable state of a running ingest, apart from the connection handles.
 #[derive(Default)]
 pub(crate) struct Bookkeeping {
-    tracker: AckTracker<Publish>,
+    pub(super) tracker: AckTracker<Publish>,
     unsent: VecDeque<Publish>,
-    warned: WarnOnce,
-    seq: SeqTracker,
-    acks_closed: bool,
+    pub(super) warned: WarnOnce,
+    /// Agents already warned about future timestamps.
+    pub(super) future_warned: WarnOnce,
+    pub(super) seq: SeqTracker,
+    pub(super) acks_closed: bool,
     connected: bool,
+    subs: Subscriptions,
 }
 
 impl MqttIngest {
@@ -82,6 +91,7 @@ impl MqttIngest {
             mut eventloop,
             mut core,
         } = self;
+        let _down_when_done = core.health.task_guard();
         let mut backoff = Backoff::new(RECONNECT_BASE, RECONNECT_CAP);
         'outer: loop {
             let event = {
@@ -92,11 +102,16 @@ impl MqttIngest {
                     if core.finished() {
                         break 'outer;
                     }
+                    let retry = core.b.subs.retry_at();
                     tokio::select! {
                         biased;
                         () = abort.cancelled() => return,
                         () = cancel.cancelled(), if core.to_writer.is_some() => core.stop_taking(),
                         acks = core.acks.recv(), if !core.b.acks_closed => core.complete(acks),
+                        () = tokio::time::sleep_until(retry.unwrap_or_else(Instant::now)), if retry.is_some() => {
+                            let filters = core.b.subs.take_retry();
+                            core.subscribe(filters);
+                        }
                         event = &mut poll => break event,
                     }
                 }
@@ -135,7 +150,7 @@ impl IngestCore {
         self.to_writer.is_none() && self.b.acks_closed && self.b.unsent.is_empty()
     }
 
-    fn stop_taking(&mut self) {
+    pub(super) fn stop_taking(&mut self) {
         tracing::info!(
             pending_acks = self.b.tracker.pending(),
             "ingest stopping; flushing the writer"
@@ -143,15 +158,26 @@ impl IngestCore {
         self.to_writer = None;
     }
 
-    fn complete(&mut self, acks: Option<Vec<Ticket>>) {
+    pub(super) fn complete(&mut self, acks: Option<Vec<Ticket>>) {
         match acks {
             Some(tickets) => tickets.into_iter().for_each(|t| self.b.tracker.complete(t)),
             None => self.b.acks_closed = true,
         }
     }
 
+    fn subscribe(&mut self, filters: Vec<&'static str>) {
+        tracing::debug!(?filters, "subscribing");
+        let request = filters
+            .iter()
+            .map(|f| SubscribeFilter::new((*f).to_owned(), QoS::AtLeastOnce));
+        if let Err(e) = self.client.try_subscribe_many(request) {
+            tracing::error!(error = %e, ?filters, "could not queue the MQTT subscription; retrying");
+            self.b.subs.queue_failed(Instant::now());
+        }
+    }
+
     /// Hands every releasable ack to the client, in order, as far as its queue allows.
-    fn flush_acks(&mut self) {
+    pub(super) fn flush_acks(&mut self) {
         let b = &mut self.b;
         b.unsent.extend(b.tracker.pop_ready());
         while let Some(publish) = b.unsent.front() {
@@ -166,6 +192,8 @@ impl IngestCore {
         let b = &mut self.b;
         let dropped = b.tracker.reset() + b.unsent.len();
         b.unsent.clear();
+        b.subs.on_disconnect();
+        self.health.disconnected(std::time::Instant::now());
         if b.connected {
             tracing::warn!(broker = %self.broker, error = %e, unacked = dropped, "MQTT connection lost; reconnecting");
             b.connected = false;
@@ -181,111 +209,39 @@ impl IngestCore {
                 self.b.tracker.reset();
                 self.b.unsent.clear();
                 self.metrics.mqtt_connects.inc();
+                self.health.connected();
                 tracing::info!(broker = %self.broker, session_present = ack.session_present, "MQTT connected");
-                let filters = [FILTER_ALL_DATA, FILTER_ALL_META, FILTER_ALL_STATUS]
-                    .map(|f| SubscribeFilter::new(f.to_owned(), QoS::AtLeastOnce));
-                if let Err(e) = self.client.try_subscribe_many(filters) {
-                    tracing::error!(error = %e, "could not queue the MQTT subscription");
-                }
+                let filters = self.b.subs.on_connect();
+                self.subscribe(filters);
             }
             Event::Incoming(Incoming::SubAck(ack)) => {
-                if ack.return_codes.contains(&SubscribeReasonCode::Failure) {
-                    tracing::error!(codes = ?ack.return_codes, "broker refused a subscription");
-                } else if let Some(tx) = self.subscribed.take() {
-                    let _ = tx.send(());
+                match self.b.subs.on_suback(&ack.return_codes, Instant::now()) {
+                    SubAckOutcome::Granted => {
+                        self.health.subscription_refused(false);
+                        if let Some(tx) = self.subscribed.take() {
+                            let _ = tx.send(Ok(()));
+                        }
+                    }
+                    SubAckOutcome::Refused(filters) => {
+                        self.health.subscription_refused(true);
+                        let retry_in = self
+                            .b
+                            .subs
+                            .retry_at()
+                            .map(|t| t.saturating_duration_since(Instant::now()));
+                        tracing::error!(broker = %self.broker, ?filters, ?retry_in,
+                            "broker refused the subscription; no messages arrive on these topics until it is granted");
+                        if let Some(tx) = self.subscribed.take() {
+                            let _ = tx.send(Err(filters.join(", ")));
+                        }
+                    }
+                    SubAckOutcome::Unexpected => {
+                        tracing::debug!(pkid = ack.pkid, "SUBACK for no pending subscription");
+                    }
                 }
             }
             Event::Incoming(Incoming::Publish(p)) => self.on_publish(p, cancel).await,
             _ => {}
-        }
-    }
-
-    async fn on_publish(&mut self, p: Publish, cancel: &CancellationToken) {
-        self.metrics.mqtt_messages.inc();
-        if self.to_writer.is_none() {
-            return; // shutting down: left unacked, re-delivered on the next start
-        }
-        let recv_ns = now_ns();
-        let ticket = (p.qos != QoS::AtMostOnce).then(|| self.b.tracker.track(p.clone()));
-        let done = |b: &mut Bookkeeping| {
-            if let Some(t) = ticket {
-                b.tracker.complete(t);
-            }
-        };
-        match classify(&p.topic, &p.payload) {
-            Err(rejected) => {
-                self.metrics.decode_error(rejected.reason);
-                if self.b.warned.first(&p.topic) {
-                    tracing::warn!(topic = %p.topic, reason = rejected.reason, error = %rejected.detail,
-                        "dropping a message that cannot be used; further ones on this topic are only counted");
-                }
-                done(&mut self.b);
-            }
-            Ok(Inbound::Status(status)) => {
-                if let Some(before) = self.agents.update_status(&status, recv_ns) {
-                    tracing::info!(agent = %status.agent, state = ?status.state, previous = ?before, "agent presence changed");
-                }
-                done(&mut self.b);
-            }
-            Ok(Inbound::Batch(batch)) => {
-                self.agents.seen(&batch.agent, recv_ns);
-                let gaps = self.b.seq.observe(&batch.agent, batch.session, batch.seq);
-                if gaps > 0 {
-                    self.metrics.seq_gaps.inc_by(gaps);
-                    tracing::debug!(agent = %batch.agent, session = batch.session, seq = batch.seq, missing = gaps, "sequence gap");
-                }
-                self.metrics.batches_received.inc();
-                self.metrics
-                    .points_received
-                    .inc_by(batch.points.len() as u64);
-                let input = WriterInput::Batch {
-                    ticket,
-                    batch,
-                    recv_ns,
-                };
-                self.forward(input, cancel).await;
-            }
-            Ok(Inbound::Catalog(catalog)) => {
-                self.agents.seen(&catalog.agent, recv_ns);
-                tracing::info!(agent = %catalog.agent, tags = catalog.tags.len(), "tag catalogue received");
-                let input = WriterInput::Catalog {
-                    ticket,
-                    catalog,
-                    recv_ns,
-                };
-                self.forward(input, cancel).await;
-            }
-        }
-    }
-
-    /// Queues a message for the writer, waiting for room while still taking acks (they are
-    /// handed to the client and go out once the event loop is polled again).
-    async fn forward(&mut self, input: WriterInput, cancel: &CancellationToken) {
-        let Some(tx) = self.to_writer.clone() else {
-            return;
-        };
-        loop {
-            tokio::select! {
-                biased;
-                permit = tx.reserve() => {
-                    match permit {
-                        Ok(permit) => {
-                            permit.send(input);
-                            self.metrics.queue_pushed.inc();
-                        }
-                        Err(_) => tracing::error!("storage writer stopped; message left unacknowledged"),
-                    }
-                    return;
-                }
-                acks = self.acks.recv(), if !self.b.acks_closed => {
-                    self.complete(acks);
-                    self.flush_acks();
-                }
-                () = cancel.cancelled() => {
-                    self.stop_taking();
-                    return;
-                }
-            }
         }
     }
 }

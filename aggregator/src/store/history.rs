@@ -1,6 +1,8 @@
 //! History answers: raw points or fixed-width buckets, and the bucket arithmetic.
 //!
-//! The range is half-open, `from_ns <= ts_ns < to_ns`. With `W = ceil((to - from) / max_points)`
+//! The range is half-open, `from_ns <= ts_ns < to_ns`, and bounded:
+//! `0 <= from_ns < to_ns <= MAX_TS_NS`, so `ts_ns - from_ns` in SQL and the bucket arithmetic
+//! stay far from `i64` overflow. With `W = ceil((to - from) / max_points)`
 //! a point falls in bucket `(ts_ns - from) / W`, so there are at most `max_points` buckets.
 //! Aggregates use good-quality numeric points only (bools as 0/1); buckets without any are
 //! omitted. `last` is the value with the greatest timestamp in the bucket.
@@ -8,6 +10,14 @@
 use protocols::model::TimestampNs;
 
 use super::StoredPoint;
+
+/// Latest history range end accepted: 2100-01-01T00:00:00Z in nanoseconds.
+pub const MAX_TS_NS: TimestampNs = 4_102_444_800_000_000_000;
+
+/// Whether `[from_ns, to_ns)` is a history range storage accepts.
+pub fn valid_range(from_ns: TimestampNs, to_ns: TimestampNs) -> bool {
+    0 <= from_ns && from_ns < to_ns && to_ns <= MAX_TS_NS
+}
 
 /// One bucket of aggregated points.
 #[derive(Debug, Clone, PartialEq)]

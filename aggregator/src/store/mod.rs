@@ -6,7 +6,13 @@
 //! `(tag_id, ts_ns)`. Writes insert with `ON CONFLICT DO NOTHING`, so a re-delivered batch
 //! stores nothing twice and the duplicates are counted. Bucketed history is computed in SQL.
 //! Column mapping of values: see `row.rs`.
+//!
+//! Each backend keeps two connection pools: a small one only the ingest writer uses (one
+//! connection for SQLite, which has a single writer anyway) and one for reads (API,
+//! health), so slow or many API queries can never starve ingest of a connection.
+//! [`StoreOptions::statement_timeout`] bounds every PostgreSQL statement server-side.
 
+mod error;
 mod history;
 mod plan;
 mod postgres;
@@ -15,78 +21,16 @@ mod sql;
 mod sqlite;
 mod tag_ids;
 
-use std::path::PathBuf;
+use std::time::Duration;
 
-use protocols::model::{
-    AgentId, AssetPath, IdError, Point, Quality, TagId, TagMeta, TimestampNs, Value,
-};
+use protocols::model::{AgentId, AssetPath, Point, Quality, TagId, TagMeta, TimestampNs, Value};
 
 use crate::config::{StorageTarget, redact_url};
 
-pub use history::{Bucket, History, bucket_width};
+pub use error::{REASON_DATA_EXCEPTION, REASON_ENCODE, REASON_INTEGRITY, StoreError};
+pub use history::{Bucket, History, MAX_TS_NS, bucket_width, valid_range};
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
-
-/// A storage failure, naming the operation.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// The SQLite file's directory could not be created.
-    #[error("creating directory {path} for the SQLite database: {source}")]
-    CreateDir {
-        /// The directory.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// The database could not be reached or opened.
-    #[error("connecting to {target}: {source}")]
-    Connect {
-        /// The database (password redacted).
-        target: String,
-        /// The driver error.
-        source: sqlx::Error,
-    },
-    /// The schema migrations failed.
-    #[error("migrating the {backend} schema: {source}")]
-    Migrate {
-        /// `sqlite` or `postgres`.
-        backend: &'static str,
-        /// The migration error.
-        source: sqlx::migrate::MigrateError,
-    },
-    /// A statement failed.
-    #[error("{op}: {source}")]
-    Query {
-        /// What was being done.
-        op: &'static str,
-        /// The driver error.
-        source: sqlx::Error,
-    },
-    /// A stored row cannot be turned back into model types.
-    #[error("{op}: stored row of tag '{tag}' is invalid: {reason}")]
-    Corrupt {
-        /// What was being done.
-        op: &'static str,
-        /// The tag.
-        tag: String,
-        /// What is wrong.
-        reason: String,
-    },
-}
-
-impl StoreError {
-    pub(crate) fn query(op: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
-        move |source| StoreError::Query { op, source }
-    }
-
-    pub(crate) fn bad_tag(op: &'static str, tag: &str, e: IdError) -> StoreError {
-        StoreError::Corrupt {
-            op,
-            tag: tag.to_owned(),
-            reason: e.to_string(),
-        }
-    }
-}
 
 /// One received point and when it arrived.
 #[derive(Debug, Clone, PartialEq)]
@@ -158,6 +102,22 @@ pub struct StoredPoint {
     pub recv_ns: TimestampNs,
 }
 
+/// How to open a store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// PostgreSQL `statement_timeout` of every connection (ignored for SQLite, whose
+    /// `busy_timeout` bounds lock waits).
+    pub statement_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            statement_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
 /// The configured database.
 #[derive(Debug, Clone)]
 pub enum Store {
@@ -177,13 +137,21 @@ macro_rules! dispatch {
 }
 
 impl Store {
+    /// [`Store::connect_with`] default options.
+    pub async fn connect(target: &StorageTarget) -> Result<Store, StoreError> {
+        Self::connect_with(target, StoreOptions::default()).await
+    }
+
     /// Opens the database (creating a SQLite file and its directory if missing) and
     /// applies the migrations.
-    pub async fn connect(target: &StorageTarget) -> Result<Store, StoreError> {
+    pub async fn connect_with(
+        target: &StorageTarget,
+        options: StoreOptions,
+    ) -> Result<Store, StoreError> {
         match target {
             StorageTarget::Sqlite { path } => Ok(Store::Sqlite(SqliteStore::open(path).await?)),
             StorageTarget::Postgres { url } => Ok(Store::Postgres(
-                PgStore::connect(url, &redact_url(url)).await?,
+                PgStore::connect(url, &redact_url(url), options).await?,
             )),
         }
     }
@@ -221,13 +189,18 @@ impl Store {
         dispatch!(self, s => s.tag_row_id(tag).await)
     }
 
-    /// The newest stored point of every tag (to warm the latest-value cache).
-    pub async fn latest(&self) -> Result<Vec<(TagId, StoredPoint)>, StoreError> {
-        dispatch!(self, s => s.latest().await)
+    /// The newest stored point of every tag with `ts_ns <= not_after_ns` (to warm the
+    /// latest-value cache without points stamped in the future), sorted by tag.
+    pub async fn latest(
+        &self,
+        not_after_ns: TimestampNs,
+    ) -> Result<Vec<(TagId, StoredPoint)>, StoreError> {
+        dispatch!(self, s => s.latest(not_after_ns).await)
     }
 
     /// Points of `tag` with `from_ns <= ts_ns < to_ns`: raw if there are at most
     /// `max_points`, else aggregated into buckets of [`bucket_width`]. `None`: unknown tag.
+    /// The range must satisfy [`valid_range`] ([`StoreError::Range`] otherwise).
     pub async fn history(
         &self,
         tag: &TagId,
@@ -235,6 +208,9 @@ impl Store {
         to_ns: TimestampNs,
         max_points: u32,
     ) -> Result<Option<History>, StoreError> {
+        if !valid_range(from_ns, to_ns) {
+            return Err(StoreError::Range { from_ns, to_ns });
+        }
         let Some(id) = self.tag_row_id(tag).await? else {
             return Ok(None);
         };
@@ -248,7 +224,7 @@ impl Store {
         Ok(Some(History::from_rows(from_ns, to_ns, width_ns, rows)))
     }
 
-    /// Closes the connection pool, waiting for connections in use.
+    /// Closes the connection pools, waiting for connections in use.
     pub async fn close(&self) {
         dispatch!(self, s => s.close().await)
     }

@@ -1,12 +1,16 @@
 //! PostgreSQL backend. Points and auto-created tags are inserted with `UNNEST` over array
 //! binds (eight binds however many rows); catalogue upserts use multi-row `VALUES`.
-//! Bucketed history takes each bucket's last value with
-//! `(array_agg(value_num ORDER BY ts_ns DESC))[1]`.
+//! Bucketed history takes each bucket's last value by joining its newest timestamp back to
+//! the row; the latest point per tag comes from `DISTINCT ON (tag_id)`.
+//!
+//! Every connection has `statement_timeout` set, so a statement stuck behind a lock fails
+//! (SQLSTATE 57014, transient: the writer retries) instead of hanging. The writer has its
+//! own small pool ([`WRITE_POOL_SIZE`]), apart from the read pool the API uses.
 
 use std::time::Duration;
 
 use protocols::model::{AssetPath, TagId};
-use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, QueryBuilder, Row};
 
 use super::history::BucketRow;
@@ -14,7 +18,7 @@ use super::plan::WritePlan;
 use super::row::{from_columns, quality_from};
 use super::sql;
 use super::tag_ids::TagIds;
-use super::{StoreError, StoredPoint, TagRecord, WriteOutcome};
+use super::{StoreError, StoreOptions, StoredPoint, TagRecord, WriteOutcome};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -22,37 +26,58 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 const MAX_BINDS: usize = 60_000;
 /// Rows per `UNNEST` statement (bounds statement memory, not binds).
 const UNNEST_ROWS: usize = 10_000;
+/// Read connections (API, health).
 const POOL_SIZE: u32 = 8;
+/// Write connections (the writer uses one at a time; the second covers a reconnect).
+const WRITE_POOL_SIZE: u32 = 2;
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A PostgreSQL database.
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    writer: PgPool,
     ids: TagIds,
 }
 
 impl PgStore {
     /// `shown` is the URL with its password redacted, for errors.
-    pub(crate) async fn connect(url: &str, shown: &str) -> Result<Self, StoreError> {
-        let pool = PgPoolOptions::new()
-            .max_connections(POOL_SIZE)
+    pub(crate) async fn connect(
+        url: &str,
+        shown: &str,
+        store: StoreOptions,
+    ) -> Result<Self, StoreError> {
+        let connect_error = |source| StoreError::Connect {
+            target: shown.to_owned(),
+            source,
+        };
+        let timeout_ms = store.statement_timeout.as_millis().max(1);
+        let options = url
+            .parse::<PgConnectOptions>()
+            .map_err(connect_error)?
+            .options([("statement_timeout", format!("{timeout_ms}ms"))]);
+        let writer = PgPoolOptions::new()
+            .max_connections(WRITE_POOL_SIZE)
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect(url)
+            .connect_with(options.clone())
             .await
-            .map_err(|source| StoreError::Connect {
-                target: shown.to_owned(),
-                source,
-            })?;
+            .map_err(connect_error)?;
         MIGRATOR
-            .run(&pool)
+            .run(&writer)
             .await
             .map_err(|source| StoreError::Migrate {
                 backend: "postgres",
                 source,
             })?;
+        let pool = PgPoolOptions::new()
+            .max_connections(POOL_SIZE)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await
+            .map_err(connect_error)?;
         Ok(Self {
             pool,
+            writer,
             ids: TagIds::default(),
         })
     }
@@ -67,7 +92,7 @@ impl PgStore {
 
     pub(crate) async fn write(&self, plan: &WritePlan) -> Result<WriteOutcome, StoreError> {
         const OP: &str = "writing a batch to PostgreSQL";
-        let mut tx = self.pool.begin().await.map_err(StoreError::query(OP))?;
+        let mut tx = self.writer.begin().await.map_err(StoreError::query(OP))?;
         for chunk in plan.catalog.chunks(MAX_BINDS / sql::CATALOG_COLUMNS) {
             let mut qb = QueryBuilder::<Postgres>::new(sql::INSERT_CATALOG_HEAD);
             qb.push_values(chunk, |mut b, r| {
@@ -208,9 +233,13 @@ impl PgStore {
             .map_err(StoreError::query("looking up a tag"))
     }
 
-    pub(crate) async fn latest(&self) -> Result<Vec<(TagId, StoredPoint)>, StoreError> {
+    pub(crate) async fn latest(
+        &self,
+        not_after_ns: i64,
+    ) -> Result<Vec<(TagId, StoredPoint)>, StoreError> {
         const OP: &str = "reading latest points";
-        let rows = sqlx::query(sql::SELECT_LATEST)
+        let rows = sqlx::query(sql::postgres::SELECT_LATEST)
+            .bind(not_after_ns)
             .fetch_all(&self.pool)
             .await
             .map_err(StoreError::query(OP))?;
@@ -278,6 +307,7 @@ impl PgStore {
 
     pub(crate) async fn close(&self) {
         self.pool.close().await;
+        self.writer.close().await;
     }
 }
 

@@ -28,11 +28,6 @@ pub(crate) const ON_CONFLICT_POINT_NOTHING: &str = " ON CONFLICT (tag_id, ts_ns)
 /// Binds per point row.
 pub(crate) const POINT_COLUMNS: usize = 8;
 
-/// Newest point of every tag (primary-key lookups on `(tag_id, ts_ns)`).
-pub(crate) const SELECT_LATEST: &str = "SELECT t.tag, p.ts_ns, p.value_num, p.value_text, p.value_kind, \
-     p.quality, p.reason, p.recv_ns FROM tags t JOIN points p ON p.tag_id = t.id \
-     WHERE p.ts_ns = (SELECT MAX(ts_ns) FROM points WHERE tag_id = t.id) ORDER BY t.tag";
-
 /// Columns selected for tag listings.
 pub(crate) const SELECT_TAGS_ALL: &str = "SELECT tag, unit, data_type, source, poll_interval_ms, \
      description, agent FROM tags ORDER BY tag";
@@ -43,6 +38,12 @@ pub(crate) mod sqlite {
          description, agent FROM tags WHERE asset = ? ORDER BY tag";
 
     pub(crate) const SELECT_TAG_ID: &str = "SELECT id FROM tags WHERE tag = ?";
+
+    /// Newest point of every tag not after `?` (primary-key lookups on `(tag_id, ts_ns)`).
+    pub(crate) const SELECT_LATEST: &str = "SELECT t.tag, p.ts_ns, p.value_num, p.value_text, \
+         p.value_kind, p.quality, p.reason, p.recv_ns FROM tags t JOIN points p ON p.tag_id = t.id \
+         WHERE p.ts_ns = (SELECT MAX(ts_ns) FROM points WHERE tag_id = t.id AND ts_ns <= ?) \
+         ORDER BY t.tag";
 
     pub(crate) const SELECT_RAW: &str = "SELECT ts_ns, value_num, value_text, value_kind, quality, reason, recv_ns \
          FROM points WHERE tag_id = ? AND ts_ns >= ? AND ts_ns < ? ORDER BY ts_ns LIMIT ?";
@@ -73,11 +74,22 @@ pub(crate) mod postgres {
 
     pub(crate) const SELECT_TAG_ID: &str = "SELECT id FROM tags WHERE tag = $1";
 
+    /// Newest point of every tag not after `$1`: one backward index scan per tag.
+    pub(crate) const SELECT_LATEST: &str = "SELECT l.* FROM (SELECT DISTINCT ON (p.tag_id) t.tag, \
+         p.ts_ns, p.value_num, p.value_text, p.value_kind, p.quality, p.reason, p.recv_ns \
+         FROM points p JOIN tags t ON t.id = p.tag_id WHERE p.ts_ns <= $1 \
+         ORDER BY p.tag_id, p.ts_ns DESC) l ORDER BY l.tag";
+
     pub(crate) const SELECT_RAW: &str = "SELECT ts_ns, value_num, value_text, value_kind, quality, reason, recv_ns \
          FROM points WHERE tag_id = $1 AND ts_ns >= $2 AND ts_ns < $3 ORDER BY ts_ns LIMIT $4";
 
-    pub(crate) const SELECT_BUCKETS: &str = "SELECT (ts_ns - $2) / $3 AS b, COUNT(*), MIN(value_num), \
-         MAX(value_num), AVG(value_num), (array_agg(value_num ORDER BY ts_ns DESC))[1] \
-         FROM points WHERE tag_id = $1 AND ts_ns >= $2 AND ts_ns < $4 AND quality = 0 \
-         AND value_num IS NOT NULL GROUP BY b ORDER BY b";
+    /// Binds: tag_id, from, width, to. Each bucket's newest timestamp is joined back to its
+    /// row for `last` (timestamps are unique per tag), instead of aggregating an array.
+    pub(crate) const SELECT_BUCKETS: &str = "WITH g AS (SELECT (ts_ns - $2) / $3 AS b, ts_ns, \
+           value_num AS v FROM points WHERE tag_id = $1 AND ts_ns >= $2 AND ts_ns < $4 \
+           AND quality = 0 AND value_num IS NOT NULL), \
+         a AS (SELECT b, COUNT(*) AS n, MIN(v) AS mn, MAX(v) AS mx, AVG(v) AS av, \
+           MAX(ts_ns) AS newest FROM g GROUP BY b) \
+         SELECT a.b, a.n, a.mn, a.mx, a.av, g.v FROM a JOIN g ON g.b = a.b AND g.ts_ns = a.newest \
+         ORDER BY a.b";
 }

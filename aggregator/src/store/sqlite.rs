@@ -1,4 +1,9 @@
-//! SQLite backend: one file, WAL journal, `synchronous = NORMAL`, `points` WITHOUT ROWID.
+//! SQLite backend: one file, WAL journal, `synchronous = FULL`, `points` WITHOUT ROWID.
+//!
+//! `FULL` because MQTT messages are acked right after the commit: in WAL mode `NORMAL` may
+//! lose the last commits on power loss, and their messages would never be re-delivered.
+//! Writes go through a pool of one connection ([`WRITE_POOL_SIZE`]), reads through their own
+//! pool, so API queries never hold the connection ingest needs.
 //!
 //! Multi-row inserts are chunked to stay under SQLite's bind-parameter limit. Bucketed
 //! history uses SQLite's bare-column rule: in a query with exactly one `max()` aggregate,
@@ -25,13 +30,17 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 
 /// SQLite allows 32766 bind parameters per statement (since 3.32); stay below.
 const MAX_BINDS: usize = 30_000;
+/// Read connections (API, health).
 const POOL_SIZE: u32 = 4;
+/// Write connections: SQLite has one writer at a time anyway.
+const WRITE_POOL_SIZE: u32 = 1;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A SQLite database.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    writer: SqlitePool,
     ids: TagIds,
 }
 
@@ -49,26 +58,33 @@ impl SqliteStore {
             .filename(path)
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
+            .synchronous(SqliteSynchronous::Full)
             .busy_timeout(BUSY_TIMEOUT)
             .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(POOL_SIZE)
-            .connect_with(options)
+        let connect_error = |source| StoreError::Connect {
+            target: format!("sqlite:{}", path.display()),
+            source,
+        };
+        let writer = SqlitePoolOptions::new()
+            .max_connections(WRITE_POOL_SIZE)
+            .connect_with(options.clone())
             .await
-            .map_err(|source| StoreError::Connect {
-                target: format!("sqlite:{}", path.display()),
-                source,
-            })?;
+            .map_err(connect_error)?;
         MIGRATOR
-            .run(&pool)
+            .run(&writer)
             .await
             .map_err(|source| StoreError::Migrate {
                 backend: "sqlite",
                 source,
             })?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(POOL_SIZE)
+            .connect_with(options)
+            .await
+            .map_err(connect_error)?;
         Ok(Self {
             pool,
+            writer,
             ids: TagIds::default(),
         })
     }
@@ -83,7 +99,7 @@ impl SqliteStore {
 
     pub(crate) async fn write(&self, plan: &WritePlan) -> Result<WriteOutcome, StoreError> {
         const OP: &str = "writing a batch to SQLite";
-        let mut tx = self.pool.begin().await.map_err(StoreError::query(OP))?;
+        let mut tx = self.writer.begin().await.map_err(StoreError::query(OP))?;
         for chunk in plan.catalog.chunks(MAX_BINDS / sql::CATALOG_COLUMNS) {
             let mut qb = QueryBuilder::<Sqlite>::new(sql::INSERT_CATALOG_HEAD);
             qb.push_values(chunk, |mut b, r| {
@@ -221,9 +237,13 @@ impl SqliteStore {
             .map_err(StoreError::query("looking up a tag"))
     }
 
-    pub(crate) async fn latest(&self) -> Result<Vec<(TagId, StoredPoint)>, StoreError> {
+    pub(crate) async fn latest(
+        &self,
+        not_after_ns: i64,
+    ) -> Result<Vec<(TagId, StoredPoint)>, StoreError> {
         const OP: &str = "reading latest points";
-        let rows = sqlx::query(sql::SELECT_LATEST)
+        let rows = sqlx::query(sql::sqlite::SELECT_LATEST)
+            .bind(not_after_ns)
             .fetch_all(&self.pool)
             .await
             .map_err(StoreError::query(OP))?;
@@ -292,6 +312,7 @@ impl SqliteStore {
 
     pub(crate) async fn close(&self) {
         self.pool.close().await;
+        self.writer.close().await;
     }
 }
 
@@ -318,4 +339,54 @@ fn stored_point(
         quality: quality_from(quality, reason).map_err(corrupt)?,
         recv_ns: r.try_get(at + 6).map_err(StoreError::query(op))?,
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use protocols::model::{Point, Value};
+
+    use super::*;
+    use crate::store::{PointRecord, WriteSet};
+
+    fn one_point() -> WritePlan {
+        let tag = TagId::new("a/b/c/d/t").unwrap();
+        WritePlan::new(&WriteSet {
+            points: vec![PointRecord {
+                point: Point::good(tag, 1, Value::Int(1)),
+                recv_ns: 2,
+            }],
+            catalogs: vec![],
+        })
+    }
+
+    #[tokio::test]
+    async fn commits_are_durable_and_reads_cannot_starve_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("s.db")).await.unwrap();
+        for pool in [&store.writer, &store.pool] {
+            let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
+                .fetch_one(pool)
+                .await
+                .unwrap();
+            assert_eq!(sync, 2, "synchronous = FULL");
+            let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
+                .fetch_one(pool)
+                .await
+                .unwrap();
+            assert_eq!(journal, "wal");
+        }
+        // Every read connection busy (slow API queries): the write still goes through.
+        let mut held = Vec::new();
+        for _ in 0..POOL_SIZE {
+            held.push(store.pool.acquire().await.unwrap());
+        }
+        let out = tokio::time::timeout(Duration::from_secs(5), store.write(&one_point()))
+            .await
+            .expect("the writer has its own connection")
+            .unwrap();
+        assert_eq!(out.inserted, 1);
+        drop(held);
+        store.close().await;
+    }
 }
