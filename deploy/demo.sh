@@ -33,7 +33,8 @@ cleanup() {
     for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
     wait 2>/dev/null || true
 }
-trap cleanup INT TERM EXIT
+trap 'cleanup; exit 0' INT TERM
+trap cleanup EXIT
 
 # Starts "$@" with stdout in $DATA/<name>.out and stderr in $DATA/<name>.log, then waits
 # for its "<name> ready" line.
@@ -72,4 +73,5 @@ Sentia demo is running ($MACHINES machines).
 Press Ctrl-C to stop.
 MSG
 wait -n "${pids[@]}" || true
-echo "A process exited; see the logs in $DATA." >&2
+echo "A process exited unexpectedly; see the logs in $DATA." >&2
+exit 1
