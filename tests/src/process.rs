@@ -33,25 +33,7 @@ impl Proc {
         ready_prefix: &str,
         deadline: Duration,
     ) -> anyhow::Result<Self> {
-        let name = bin
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let log = log_dir.join(format!("{name}-{}.log", rand::random::<u32>()));
-        let stderr =
-            std::fs::File::create(&log).with_context(|| format!("create {}", log.display()))?;
-        let mut child = Command::new(bin)
-            .args(args)
-            .env(
-                "RUST_LOG",
-                std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
-            )
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| format!("spawn {}", bin.display()))?;
+        let (name, mut child, log) = launch(bin, args, log_dir, Stdio::piped())?;
         let stdout = child.stdout.take().context("child stdout")?;
         let mut lines = BufReader::new(stdout).lines();
         let marker = format!("{ready_prefix} ready");
@@ -83,24 +65,7 @@ impl Proc {
 
     /// Spawns without waiting for a ready line (for binaries that print none).
     pub fn spawn_background(bin: &Path, args: &[&str], log_dir: &Path) -> anyhow::Result<Self> {
-        let name = bin
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let log = log_dir.join(format!("{name}-{}.log", rand::random::<u32>()));
-        let stderr = std::fs::File::create(&log)?;
-        let child = Command::new(bin)
-            .args(args)
-            .env(
-                "RUST_LOG",
-                std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
-            )
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(stderr)
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| format!("spawn {}", bin.display()))?;
+        let (name, child, log) = launch(bin, args, log_dir, Stdio::null())?;
         Ok(Self {
             name,
             child,
@@ -155,6 +120,35 @@ impl Proc {
             }
         }
     }
+}
+
+/// Starts `bin` with stderr to a fresh log file in `log_dir`; returns its name, child and log path.
+fn launch(
+    bin: &Path,
+    args: &[&str],
+    log_dir: &Path,
+    stdout: Stdio,
+) -> anyhow::Result<(String, Child, PathBuf)> {
+    let name = bin
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let log = log_dir.join(format!("{name}-{}.log", rand::random::<u32>()));
+    let stderr =
+        std::fs::File::create(&log).with_context(|| format!("create {}", log.display()))?;
+    let child = Command::new(bin)
+        .args(args)
+        .env(
+            "RUST_LOG",
+            std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+        )
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr)
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("spawn {}", bin.display()))?;
+    Ok((name, child, log))
 }
 
 fn parse_kv(rest: &str) -> HashMap<String, String> {
