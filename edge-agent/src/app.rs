@@ -1,12 +1,14 @@
 //! Wiring: validated settings in, running agent out, until the cancellation token fires or
 //! the forwarder stops on its own.
 //!
-//! Startup order: counters, device states and the bounded batch channel; the forwarder task
+//! Startup order: the spool is opened (torn tails truncated; its session id becomes the
+//! agent's); counters, device states and the bounded batch channel; the forwarder task
 //! (connects to the broker in the background); one supervised poller task per device; the
 //! periodic counter summary. Shutdown order: the caller cancels `shutdown` (the binary does
 //! on SIGINT/SIGTERM) → pollers finish their current cycle and stop → the forwarder is told
-//! to stop, flushes for at most `agent.shutdown_grace`, publishes the retained offline status
-//! and disconnects.
+//! to stop, drains the channel into the spool and fsyncs it, flushes to the broker for at
+//! most `agent.shutdown_grace`, publishes the retained offline status and disconnects;
+//! whatever the broker has not acknowledged stays in the spool for the next start.
 //!
 //! The forwarder is the only way out for data, so it is watched alongside the shutdown
 //! signal. If it ends before shutdown (an error, a panic, its MQTT event loop task dying),
@@ -27,6 +29,7 @@ use crate::forward::{ForwardError, Forwarder};
 use crate::metrics::Metrics;
 use crate::poll::{DeviceBatch, DeviceStates, PollerHandles, supervise};
 use crate::settings::Settings;
+use crate::spool::{Spool, SpoolError};
 
 /// Batches the pollers may queue for the forwarder. The forwarder moves them into its own
 /// buffer as fast as they come, so this only fills if the forwarder task is stalled; pollers
@@ -38,6 +41,9 @@ pub const SUMMARY_INTERVAL: Duration = Duration::from_secs(60);
 /// Why the agent stopped with a failure.
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
+    /// The spool could not be opened.
+    #[error("cannot open the spool")]
+    Spool(#[source] SpoolError),
     /// The forwarder returned an error (before or during shutdown).
     #[error("forwarder failed")]
     Forwarder(#[source] ForwardError),
@@ -56,7 +62,8 @@ pub struct AgentHandle {
     pub metrics: Arc<Metrics>,
     /// Device connection states.
     pub states: DeviceStates,
-    /// This run's session id (agent start time, ns since the epoch).
+    /// The session id batches carry: the spool's (its creation time, ns since the epoch), so
+    /// it stays the same across restarts on the same spool.
     pub session: u64,
 }
 
@@ -74,14 +81,18 @@ pub fn start(
     AgentHandle,
     impl Future<Output = Result<(), AgentError>> + Send + 'static,
 ) {
-    start_with(settings, shutdown, |settings, handle, input, stop| {
-        let metrics = Arc::clone(&handle.metrics);
-        Forwarder::new(settings, handle.session, input, &handle.states, metrics).run(stop)
-    })
+    start_with(
+        settings,
+        shutdown,
+        |settings, handle, spool, input, stop| {
+            let metrics = Arc::clone(&handle.metrics);
+            Forwarder::new(settings, spool, input, &handle.states, metrics).run(stop)
+        },
+    )
 }
 
-/// [`start`] with the forwarder made by `forwarder(settings, handle, input, stop)`, so
-/// tests can substitute one that fails.
+/// [`start`] with the forwarder made by `forwarder(settings, handle, spool, input, stop)`,
+/// so tests can substitute one that fails.
 pub(crate) fn start_with<F, Fut>(
     settings: Settings,
     shutdown: CancellationToken,
@@ -91,12 +102,20 @@ pub(crate) fn start_with<F, Fut>(
     impl Future<Output = Result<(), AgentError>> + Send + 'static,
 )
 where
-    F: FnOnce(&Settings, &AgentHandle, mpsc::Receiver<DeviceBatch>, CancellationToken) -> Fut
+    F: FnOnce(
+            &Settings,
+            &AgentHandle,
+            Spool,
+            mpsc::Receiver<DeviceBatch>,
+            CancellationToken,
+        ) -> Fut
         + Send
         + 'static,
     Fut: Future<Output = Result<(), ForwardError>> + Send + 'static,
 {
-    let session = u64::try_from(protocols::model::now_ns()).unwrap_or_default();
+    let new_session = u64::try_from(protocols::model::now_ns()).unwrap_or_default();
+    let opened = Spool::open(&settings.spool, new_session);
+    let session = opened.as_ref().map_or(new_session, |(s, _)| s.session());
     let metrics = Arc::new(Metrics::default());
     let states = DeviceStates::new(settings.devices.iter().map(|d| d.id.as_str()));
     let handle = AgentHandle {
@@ -106,10 +125,26 @@ where
     };
     let agent = handle.clone();
     let task = async move {
+        let spool = match opened {
+            Ok((spool, recovered)) => {
+                tracing::info!(
+                    dir = %settings.spool.dir.display(),
+                    spooled = recovered.records,
+                    truncated_bytes = recovered.truncated_bytes,
+                    next_seq = spool.next_seq(),
+                    "spool opened"
+                );
+                spool
+            }
+            Err(error) => {
+                tracing::error!(error = %crate::logging::chain(&error), "cannot open the spool");
+                return Err(AgentError::Spool(error));
+            }
+        };
         let (tx, rx) = mpsc::channel(BATCH_CHANNEL_CAPACITY);
         let stop_forwarder = CancellationToken::new();
         let forwarding = tokio::spawn(
-            forwarder(&settings, &agent, rx, stop_forwarder.clone())
+            forwarder(&settings, &agent, spool, rx, stop_forwarder.clone())
                 .instrument(tracing::info_span!("forwarder")),
         );
         tracing::info!(

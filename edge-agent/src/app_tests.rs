@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use super::*;
 
-async fn settings() -> Settings {
+/// Settings with the spool in a fresh temporary directory (kept alive by the caller).
+async fn settings() -> (Settings, tempfile::TempDir) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     drop(listener);
@@ -16,7 +17,10 @@ async fn settings() -> Settings {
          unit_id = 1\npoll_interval = \"20ms\"\n[[device.tag]]\nname = \"t\"\nregister = \"holding\"\n\
          address = 0\ntype = \"u16\"\n"
     );
-    crate::config::parse(&text, "app-test.toml").unwrap()
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = crate::config::parse(&text, "app-test.toml").unwrap();
+    settings.spool.dir = dir.path().join("spool");
+    (settings, dir)
 }
 
 async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
@@ -30,7 +34,8 @@ async fn forwarder_dies(
     stop: impl FnOnce() -> Result<(), ForwardError> + Send + 'static,
 ) -> (Result<(), AgentError>, AgentHandle) {
     let shutdown = CancellationToken::new();
-    let (handle, agent) = start_with(settings().await, shutdown.clone(), |_, _, mut rx, _| {
+    let (settings, _dir) = settings().await;
+    let (handle, agent) = start_with(settings, shutdown.clone(), |_, _, _, mut rx, _| {
         async move {
             for _ in 0..3 {
                 rx.recv().await;
@@ -82,10 +87,11 @@ async fn forwarder_panic_or_early_return_stops_the_agent() {
 #[tokio::test]
 async fn shutdown_stops_pollers_before_the_forwarder() {
     let shutdown = CancellationToken::new();
+    let (settings, _dir) = settings().await;
     let (handle, agent) = start_with(
-        settings().await,
+        settings,
         shutdown.clone(),
-        |_, _, mut rx, stop| async move {
+        |_, _, _, mut rx, stop| async move {
             let mut received = 0u64;
             loop {
                 tokio::select! {
@@ -110,4 +116,31 @@ async fn shutdown_stops_pollers_before_the_forwarder() {
     shutdown.cancel();
     within("shutdown", running).await.unwrap().unwrap();
     assert_eq!(handle.metrics.snapshot().batches_dropped(), 0);
+}
+
+#[tokio::test]
+async fn an_unusable_spool_stops_the_agent_before_polling() {
+    let (mut settings, dir) = settings().await;
+    let file = dir.path().join("not-a-dir");
+    std::fs::write(&file, b"x").unwrap();
+    settings.spool.dir = file;
+    let (handle, agent) = start(settings, CancellationToken::new());
+    let result = within("agent fails", agent).await;
+    assert!(matches!(result, Err(AgentError::Spool(_))), "{result:?}");
+    assert_eq!(handle.metrics.snapshot().polls, 0);
+}
+
+#[tokio::test]
+async fn the_session_id_is_the_spools_and_survives_a_restart() {
+    let (settings, _dir) = settings().await;
+    let run = |settings: Settings| async move {
+        let shutdown = CancellationToken::new();
+        let (handle, agent) = start(settings, shutdown.clone());
+        let running = tokio::spawn(agent);
+        shutdown.cancel();
+        within("shutdown", running).await.unwrap().unwrap();
+        handle.session
+    };
+    let first = run(settings.clone()).await;
+    assert_eq!(run(settings).await, first);
 }

@@ -13,8 +13,9 @@
 //!                          ▼
 //!                   bounded mpsc channel (app::BATCH_CHANNEL_CAPACITY)
 //!                          ▼
-//!                   forward::Forwarder ── seq, encode, in-memory buffer, QoS 1 ──▶ broker
-//!                      ▲   (sole owner of the rumqttc client and event loop)
+//!                   forward::Forwarder ── seq, encode ─▶ spool::Spool (disk) ─▶ QoS 1 ──▶ broker
+//!                      ▲   (sole owner of the rumqttc client and event loop; a record leaves
+//!                      │    the spool on its PUBACK)
 //!   poll::DeviceStates ┘ (watch: device up/down → retained status republished)
 //! ```
 //!
@@ -30,8 +31,10 @@
 //! - [`poll`]: device tasks: connect lazily, poll every interval, bad-quality points while a
 //!   device is down, reconnect with backoff, supervised restarts. A device answering every
 //!   request of a cycle with exceptions is reported down, its connection kept.
-//! - [`forward`]: the MQTT forwarder: sequence numbers, buffering during broker outages,
-//!   PUBACK tracking and re-sending, catalogue and status publishing, Last Will.
+//! - [`forward`]: the MQTT forwarder: PUBACK tracking, live-first replay of the spooled
+//!   backlog, catalogue and status publishing, Last Will.
+//! - [`spool`]: the disk spool (segment files with CRC per record, documented format),
+//!   sequence numbers, size/age limits, torn-tail recovery.
 //! - [`backoff`]: capped exponential backoff with jitter, reset only after a healthy stretch
 //!   (I/O-free).
 //! - [`metrics`]: counters, logged as one summary line every minute.
@@ -43,9 +46,10 @@
 //!
 //! # Invariants
 //!
-//! - Only the forwarder publishes. Batch sequence numbers are consecutive from 0 per session
-//!   (session = agent start time in ns); a gap means batches were dropped, and every drop is
-//!   counted (`batches_dropped_*`).
+//! - Only the forwarder publishes. Batch sequence numbers are assigned by the spool,
+//!   consecutive per session, and the session is the spool's (kept across restarts); a gap
+//!   means batches were dropped, and every drop is counted (`batches_dropped_*`).
+//! - A batch leaves the spool only after the broker's PUBACK (or a counted limit drop).
 //! - A device that cannot be read produces bad-quality points every cycle, never silence.
 //! - The agent never polls without a forwarder: if the forwarder stops before shutdown, the
 //!   pollers are stopped and the process exits with code 1. A batch meeting a closed
@@ -77,3 +81,4 @@ pub mod metrics;
 pub mod poll;
 pub mod report;
 pub mod settings;
+pub mod spool;

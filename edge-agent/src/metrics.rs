@@ -1,7 +1,7 @@
 //! The agent's counters: plain atomics, shared by every task, summarised in the log.
 //!
 //! Each stage counts what it received, sent, dropped and its errors (by kind). Counters only
-//! grow (except the `buffered` gauge); [`Metrics::snapshot`] copies them for logging and
+//! grow (except the `buffered` and `spool_bytes` gauges); [`Metrics::snapshot`] copies them for logging and
 //! tests. Field names double as metric names once the counters are exported.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,7 +29,8 @@ pub struct Metrics {
     pub points: AtomicU64,
     /// Batches handed to the MQTT client (including re-sends after a reconnect).
     pub batches_published: AtomicU64,
-    /// Batches re-sent after a reconnect.
+    /// Backlog batches sent with `historical = true` (unacknowledged when a connection was
+    /// lost or the agent restarted, or appended while the broker was unreachable).
     pub batches_resent: AtomicU64,
     /// Batches acknowledged by the broker (PUBACK).
     pub batches_acked: AtomicU64,
@@ -38,14 +39,18 @@ pub struct Metrics {
     /// Batches dropped by a poller because the forwarder's channel was closed (the forwarder
     /// stopped; outside shutdown that is a fault and the agent stops).
     pub batches_dropped_closed: AtomicU64,
-    /// Batches dropped from the in-memory buffer (full while the broker was unreachable).
-    pub batches_dropped_buffer: AtomicU64,
-    /// Batches still unsent when the shutdown grace period ended.
-    pub batches_dropped_shutdown: AtomicU64,
+    /// Batches discarded by a spool limit (`max_bytes`, `max_age`) or a failed append.
+    pub batches_dropped_spool: AtomicU64,
+    /// Points in those batches.
+    pub points_dropped_spool: AtomicU64,
+    /// Spool file operations that failed.
+    pub spool_errors: AtomicU64,
     /// Batches that could not be encoded.
     pub encode_errors: AtomicU64,
-    /// Batches waiting in the forwarder's buffer (a gauge).
+    /// Batches in the spool not yet acknowledged by the broker (a gauge).
     pub buffered: AtomicU64,
+    /// Bytes of records retained in the spool (a gauge).
+    pub spool_bytes: AtomicU64,
 }
 
 /// A copy of every counter.
@@ -66,10 +71,12 @@ pub struct MetricsSnapshot {
     pub batches_acked: u64,
     pub batches_dropped_channel: u64,
     pub batches_dropped_closed: u64,
-    pub batches_dropped_buffer: u64,
-    pub batches_dropped_shutdown: u64,
+    pub batches_dropped_spool: u64,
+    pub points_dropped_spool: u64,
+    pub spool_errors: u64,
     pub encode_errors: u64,
     pub buffered: u64,
+    pub spool_bytes: u64,
 }
 
 /// Adds `n` to a counter.
@@ -101,10 +108,12 @@ impl Metrics {
             batches_acked: g(&self.batches_acked),
             batches_dropped_channel: g(&self.batches_dropped_channel),
             batches_dropped_closed: g(&self.batches_dropped_closed),
-            batches_dropped_buffer: g(&self.batches_dropped_buffer),
-            batches_dropped_shutdown: g(&self.batches_dropped_shutdown),
+            batches_dropped_spool: g(&self.batches_dropped_spool),
+            points_dropped_spool: g(&self.points_dropped_spool),
+            spool_errors: g(&self.spool_errors),
             encode_errors: g(&self.encode_errors),
             buffered: g(&self.buffered),
+            spool_bytes: g(&self.spool_bytes),
         }
     }
 
@@ -126,10 +135,12 @@ impl Metrics {
             acked = s.batches_acked,
             dropped_channel = s.batches_dropped_channel,
             dropped_closed = s.batches_dropped_closed,
-            dropped_buffer = s.batches_dropped_buffer,
-            dropped_shutdown = s.batches_dropped_shutdown,
+            dropped_spool = s.batches_dropped_spool,
+            points_dropped_spool = s.points_dropped_spool,
+            spool_errors = s.spool_errors,
             encode_errors = s.encode_errors,
-            buffered = s.buffered,
+            spooled = s.buffered,
+            spool_bytes = s.spool_bytes,
             "counters"
         );
     }
@@ -138,9 +149,6 @@ impl Metrics {
 impl MetricsSnapshot {
     /// Batches dropped anywhere.
     pub fn batches_dropped(&self) -> u64 {
-        self.batches_dropped_channel
-            + self.batches_dropped_closed
-            + self.batches_dropped_buffer
-            + self.batches_dropped_shutdown
+        self.batches_dropped_channel + self.batches_dropped_closed + self.batches_dropped_spool
     }
 }

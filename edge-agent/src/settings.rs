@@ -6,6 +6,7 @@
 //! don't re-validate.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use protocols::codec::Encoding;
@@ -19,6 +20,8 @@ pub struct Settings {
     pub agent: AgentSettings,
     /// The broker and how to publish to it.
     pub mqtt: MqttSettings,
+    /// The disk spool.
+    pub spool: SpoolSettings,
     /// The devices to poll, in configuration order.
     pub devices: Vec<DeviceSettings>,
 }
@@ -47,10 +50,45 @@ pub struct MqttSettings {
     pub encoding: Encoding,
     /// Username and password, if the broker needs them.
     pub credentials: Option<Credentials>,
-    /// Batches kept in memory while the broker is unreachable; the oldest go first.
-    pub max_buffered_batches: usize,
     /// Delay between broker connection attempts.
     pub reconnect: BackoffSettings,
+}
+
+/// The disk spool (see `crate::spool`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpoolSettings {
+    /// Directory of the segment and state files.
+    pub dir: PathBuf,
+    /// Limit on the bytes of retained records.
+    pub max_bytes: u64,
+    /// Records older than this are discarded.
+    pub max_age: Option<Duration>,
+    /// When appends are fsynced.
+    pub fsync: FsyncPolicy,
+    /// What to discard when `max_bytes` is reached.
+    pub when_full: WhenFull,
+    /// Backlog batches sent per second after a reconnect (live data is not limited).
+    pub replay_rate: u32,
+}
+
+/// When spool appends reach the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FsyncPolicy {
+    /// After every append.
+    Always,
+    /// Every so often.
+    Interval(Duration),
+    /// Never explicitly.
+    Never,
+}
+
+/// What a full spool discards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhenFull {
+    /// The oldest records (default).
+    DropOldest,
+    /// The batch being appended.
+    DropNewest,
 }
 
 /// Broker login. `Debug` hides the password.

@@ -1,30 +1,35 @@
-//! Store-and-forward across a broker outage: a private mosquitto is stopped while the agent
-//! polls, then restarted. Every batch produced meanwhile must arrive (sequence numbers
-//! 0..=n without gaps; duplicates allowed) and nothing may be dropped.
-#![allow(clippy::unwrap_used)]
+//! Store-and-forward across a broker outage: a private mosquitto is stopped for 10 s while
+//! the agent polls, then restarted. Every batch produced meanwhile must arrive (sequence
+//! numbers 0..=n without gaps; duplicates allowed and counted), nothing may be dropped, the
+//! backlog must come back marked `historical`, and live data must not wait behind it.
+#![allow(clippy::unwrap_used, clippy::print_stdout)]
 
 mod common;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use common::{Mosquitto, Plc, Received, start_plc, subscribe, unique_agent_id, within};
 use protocols::codec::Message;
-use protocols::model::{AgentId, AssetPath, Value};
+use protocols::model::{AgentId, AssetPath, Batch, Value};
 use protocols::topic::Topic;
 use tokio_util::sync::CancellationToken;
 
+const OUTAGE: Duration = Duration::from_secs(10);
+
+fn batches(got: &[Received]) -> impl Iterator<Item = &Batch> {
+    got.iter().filter_map(|r| match &r.message {
+        Message::Batch(b) => Some(b),
+        _ => None,
+    })
+}
+
 fn seqs(got: &[Received]) -> BTreeSet<u64> {
-    got.iter()
-        .filter_map(|r| match &r.message {
-            Message::Batch(b) => Some(b.seq),
-            _ => None,
-        })
-        .collect()
+    batches(got).map(|b| b.seq).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn batches_survive_a_broker_restart() {
+async fn batches_survive_a_broker_outage_and_the_backlog_follows_live_data() {
     let Some(mut mosquitto) = Mosquitto::start().await else {
         return;
     };
@@ -42,6 +47,8 @@ broker = "mqtt://{broker}"
 encoding = "json"
 reconnect_min = "100ms"
 reconnect_max = "300ms"
+[spool]
+replay_rate = 50
 [[device]]
 id = "plc"
 asset = "test/hall/l1/plc"
@@ -59,7 +66,9 @@ type = "u16"
         broker = mosquitto.addr(),
         port = plc_addr.port()
     );
-    let settings = edge_agent::config::parse(&text, "outage.toml").unwrap();
+    let mut settings = edge_agent::config::parse(&text, "outage.toml").unwrap();
+    let spool_dir = tempfile::tempdir().unwrap();
+    settings.spool.dir = spool_dir.path().to_owned();
     let agent = AgentId::new(&agent_id).unwrap();
     let asset = AssetPath::new("test/hall/l1/plc").unwrap();
     let topic = Topic::Data { agent, asset }.to_string();
@@ -79,22 +88,47 @@ type = "u16"
         .await;
 
     mosquitto.stop().await;
-    within(10, "batches buffered during the outage", async {
-        while handle.metrics.snapshot().buffered < 10 {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await;
+    tokio::time::sleep(OUTAGE).await;
+    let spooled = handle.metrics.snapshot().buffered;
+    assert!(
+        spooled >= 100,
+        "{spooled} batches spooled during the outage"
+    );
     assert!(mosquitto.spawn().await, "mosquitto restart");
     let produced = handle.metrics.snapshot().polls;
 
-    got.extend(
-        sub.collect_until(20, "every batch after the restart", |g| {
+    // Until every batch produced by the restart arrived and the backlog has caught up with
+    // the live batches (no gap below the newest).
+    let after = sub
+        .collect_until(30, "every batch after the restart", |g| {
             let have: BTreeSet<u64> = seqs(&got).union(&seqs(g)).copied().collect();
-            (0..produced).all(|s| have.contains(&s))
+            let newest = have.last().copied().unwrap_or(0);
+            newest >= produced && have.len() as u64 == newest + 1
         })
-        .await,
+        .await;
+    // Live first: at 50 backlog batches/s the backlog takes seconds, and live batches
+    // (not historical, newer than anything in the backlog) arrive in the meantime.
+    let backlog_max = batches(&after)
+        .filter(|b| b.historical)
+        .map(|b| b.seq)
+        .max()
+        .unwrap();
+    let order: Vec<&Batch> = batches(&after).collect();
+    let first_live = order
+        .iter()
+        .position(|b| !b.historical && b.seq > backlog_max)
+        .unwrap();
+    let last_backlog = order.iter().rposition(|b| b.historical).unwrap();
+    assert!(
+        first_live < last_backlog,
+        "live data went out before the end of the backlog"
     );
+    assert!(
+        batches(&after).filter(|b| b.historical).count() as u64 >= spooled - 1,
+        "the spooled backlog is marked historical"
+    );
+    got.extend(after);
+
     let have = seqs(&got);
     let max = *have.last().unwrap();
     assert_eq!(
@@ -102,11 +136,17 @@ type = "u16"
         (0..=max).collect::<BTreeSet<_>>(),
         "gap in sequence numbers"
     );
-    for r in &got {
-        if let Message::Batch(b) = &r.message {
-            assert_eq!(b.points[0].value, Some(Value::UInt(42)));
-        }
+    let mut copies: BTreeMap<u64, u32> = BTreeMap::new();
+    for b in batches(&got) {
+        assert_eq!(b.session, handle.session);
+        assert_eq!(b.points[0].value, Some(Value::UInt(42)));
+        *copies.entry(b.seq).or_default() += 1;
     }
+    let duplicates: u32 = copies.values().map(|n| n - 1).sum();
+    println!(
+        "received {} batches, seq 0..={max}, {duplicates} duplicates",
+        copies.len()
+    );
 
     shutdown.cancel();
     within(15, "agent shutdown", running)
@@ -116,5 +156,6 @@ type = "u16"
     let m = handle.metrics.snapshot();
     assert_eq!(m.batches_dropped(), 0, "{m:?}");
     assert!(m.batches_acked >= produced, "{m:?}");
+    assert_eq!(m.buffered, 0, "everything acknowledged: {m:?}");
     mosquitto.stop().await;
 }

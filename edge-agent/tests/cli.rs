@@ -74,7 +74,7 @@ fn bad_configs_exit_64_and_say_where() {
     let stderr = String::from_utf8(out.stderr).unwrap();
     let p = path.display();
     for needle in [
-        format!("{p}:11:10: mqtt.broker: \"127.0.0.1\" is not a URL"),
+        format!("{p}:12:10: mqtt.broker: \"127.0.0.1\" is not a URL"),
         format!("{p}:31:8: device[motor-01].tag[speed].type: unknown type \"f33\""),
         format!("{p}:83:11: device[pump-01].unit_id: must be between 1 and 247, got 0"),
         "3 problems found".to_owned(),
@@ -113,10 +113,11 @@ async fn run_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("agent.toml");
     let text = format!(
-        "[agent]\nid = \"cli-test\"\nshutdown_grace = \"500ms\"\n[mqtt]\nbroker = \"mqtt://127.0.0.1:{no_broker}\"\n\
+        "[agent]\nid = \"cli-test\"\nshutdown_grace = \"500ms\"\ndata_dir = \"{data}\"\n[mqtt]\nbroker = \"mqtt://127.0.0.1:{no_broker}\"\n\
          [[device]]\nid = \"d\"\nasset = \"s/a/l/d\"\nprotocol = \"modbus-tcp\"\nhost = \"127.0.0.1\"\nport = {}\nunit_id = 1\n\
          poll_interval = \"50ms\"\n[[device.tag]]\nname = \"t\"\nregister = \"holding\"\naddress = 0\ntype = \"u16\"\n",
-        plc.port()
+        plc.port(),
+        data = dir.path().join("data").display(),
     );
     std::fs::write(&path, text).unwrap();
     let mut child = tokio::process::Command::new(BIN)

@@ -73,7 +73,9 @@ tag = [
 "#,
         port = addr.port()
     );
-    let settings = edge_agent::config::parse(&text, "health.toml").unwrap();
+    let mut settings = edge_agent::config::parse(&text, "health.toml").unwrap();
+    let spool_dir = tempfile::tempdir().unwrap();
+    settings.spool.dir = spool_dir.path().to_owned();
     let device = Arc::new(settings.devices[0].clone());
     let states = DeviceStates::new(["behind-gateway"]);
     let metrics = Arc::new(Metrics::default());

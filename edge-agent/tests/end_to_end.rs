@@ -145,7 +145,9 @@ async fn polls_devices_and_publishes_exact_values_and_bad_quality() {
         dead_port,
         silent_addr.port(),
     );
-    let settings = edge_agent::config::parse(&text, "e2e.toml").unwrap();
+    let mut settings = edge_agent::config::parse(&text, "e2e.toml").unwrap();
+    let spool_dir = tempfile::tempdir().unwrap();
+    settings.spool.dir = spool_dir.path().to_owned();
 
     let agent = AgentId::new(&agent_id).unwrap();
     let asset = |d: &str| AssetPath::from_parts("test", "hall", "l1", d).unwrap();

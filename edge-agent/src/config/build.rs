@@ -11,6 +11,7 @@ use super::diagnostic::Diagnostics;
 use super::mqtt::build_mqtt;
 use super::reader::{At, Span};
 use super::sections::{AgentSection, Document, Tunables};
+use super::spool::build_spool;
 use crate::settings::{AgentSettings, BackoffSettings, Settings};
 
 /// Default `[agent] shutdown_grace`.
@@ -22,6 +23,12 @@ pub(super) fn build(d: &mut Diagnostics<'_>, doc: Document) -> Option<Settings> 
         .mqtt
         .as_ref()
         .and_then(|m| build_mqtt(d, m, agent.as_ref().map(|a| &a.id)));
+    let spool = build_spool(
+        d,
+        &doc.spool,
+        doc.agent.as_ref().and_then(|a| a.data_dir.as_ref()),
+        agent.as_ref().map(|a| &a.id),
+    );
     check_tunables(d, &doc.defaults, "defaults");
     let ctx = DeviceContext {
         site: part(
@@ -53,6 +60,7 @@ pub(super) fn build(d: &mut Diagnostics<'_>, doc: Document) -> Option<Settings> 
         (Some(agent), Some(mqtt)) if d.is_empty() => Some(Settings {
             agent,
             mqtt,
+            spool,
             devices,
         }),
         _ => None,

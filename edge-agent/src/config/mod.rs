@@ -9,6 +9,7 @@
 //! area = "hall-1"
 //! line = "line-1"
 //! shutdown_grace = "5s"             # how long to keep flushing to the broker on shutdown
+//! data_dir = "data"                 # agent state (the spool); relative to the working directory
 //!
 //! [mqtt]
 //! broker = "mqtt://127.0.0.1:1883"  # required; mqtt://host[:port], port 1883 by default
@@ -18,9 +19,17 @@
 //! username = "edge"                 # optional; the password comes from
 //! password_file = "/etc/sentia/mqtt.pass"   # a file (trailing newline trimmed)
 //! # password_env = "SENTIA_MQTT_PASSWORD"   # or an environment variable, never inline
-//! max_buffered_batches = 10000      # kept in memory while the broker is unreachable
 //! reconnect_min = "500ms"           # broker reconnect backoff
 //! reconnect_max = "10s"
+//!
+//! [spool]                           # the disk spool; all optional (see `crate::spool`)
+//! dir = "data/spool/edge-01"        # default {agent.data_dir}/spool/{agent.id}
+//! max_bytes = "1GiB"                # >= 4KiB; a size with unit (B kB KiB MB MiB GB GiB ...) or bytes
+//! max_age = "7d"                    # optional: discard records older than this
+//! fsync = "interval"                # always | interval | never
+//! fsync_interval = "1s"             # only with fsync = "interval"
+//! when_full = "drop_oldest"         # drop_oldest | drop_newest (every drop is counted)
+//! replay_rate = 500                 # backlog batches/s after a reconnect; live data goes first
 //!
 //! [defaults]                        # every key here may be overridden per device
 //! poll_interval = "1s"              # >= 10ms
@@ -69,7 +78,7 @@
 //! (`sections.rs`, `device_sections.rs`). Cross-checks (`build.rs`, `mqtt.rs`, `device.rs`,
 //! `tag.rs`) follow: identifiers, duplicate
 //! device ids and tag ids, type vs. register table, address overflow, unit id, poll interval,
-//! Modbus limits, broker URL, credentials, and finally each device's read plan is compiled.
+//! Modbus limits, broker URL, credentials, spool limits, and finally each device's read plan is compiled.
 //! Problems are sorted by position and turned into line:column (`diagnostic.rs`).
 //!
 //! The binary exits with 64 (EX_USAGE) on any [`ConfigError`].
@@ -82,6 +91,7 @@ mod diagnostic;
 mod mqtt;
 mod reader;
 mod sections;
+mod spool;
 mod tag;
 
 use std::path::Path;

@@ -1,4 +1,4 @@
-//! The `[mqtt]` table: broker address, client id, keep-alive, buffer size, reconnect delays
+//! The `[mqtt]` table: broker address, client id, keep-alive, encoding, reconnect delays
 //! and credentials (from a file or the environment, never inline).
 
 use std::time::Duration;
@@ -14,8 +14,6 @@ use crate::settings::{BackoffSettings, Credentials, MqttSettings};
 
 /// Default `[mqtt] keep_alive`.
 pub(super) const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(15);
-/// Default `[mqtt] max_buffered_batches`.
-pub(super) const DEFAULT_MAX_BUFFERED_BATCHES: u32 = 10_000;
 /// Default `[mqtt] reconnect_min`.
 pub(super) const DEFAULT_MQTT_RECONNECT_MIN: Duration = Duration::from_millis(500);
 /// Default `[mqtt] reconnect_max`.
@@ -55,12 +53,6 @@ pub(super) fn build_mqtt(
             "must be between 1s and 65535s",
         );
     }
-    let max_buffered = value_or(&m.max_buffered_batches, DEFAULT_MAX_BUFFERED_BATCHES);
-    if let Some(b) = &m.max_buffered_batches
-        && *b.get_ref() == 0
-    {
-        d.error(&b.span(), "mqtt.max_buffered_batches", "must be at least 1");
-    }
     let reconnect = BackoffSettings {
         min: value_or(&m.reconnect_min, DEFAULT_MQTT_RECONNECT_MIN),
         max: value_or(&m.reconnect_max, DEFAULT_MQTT_RECONNECT_MAX),
@@ -78,7 +70,6 @@ pub(super) fn build_mqtt(
             .as_ref()
             .map_or(Encoding::Binary, |e| *e.get_ref()),
         credentials,
-        max_buffered_batches: usize::try_from(max_buffered).unwrap_or(usize::MAX),
         reconnect,
     })
 }

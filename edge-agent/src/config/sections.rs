@@ -11,9 +11,10 @@ use toml::de::DeTable;
 use super::device_sections::{DeviceSection, read_device};
 use super::diagnostic::Diagnostics;
 use super::reader::{At, TableReader};
+use super::spool::{SPOOL_FIELDS, SpoolSection, read_spool};
 
-const TOP_FIELDS: &[&str] = &["agent", "mqtt", "defaults", "device"];
-const AGENT_FIELDS: &[&str] = &["id", "site", "area", "line", "shutdown_grace"];
+const TOP_FIELDS: &[&str] = &["agent", "mqtt", "spool", "defaults", "device"];
+const AGENT_FIELDS: &[&str] = &["id", "site", "area", "line", "shutdown_grace", "data_dir"];
 const MQTT_FIELDS: &[&str] = &[
     "broker",
     "client_id",
@@ -22,7 +23,6 @@ const MQTT_FIELDS: &[&str] = &[
     "username",
     "password_file",
     "password_env",
-    "max_buffered_batches",
     "reconnect_min",
     "reconnect_max",
 ];
@@ -40,6 +40,7 @@ const TUNABLE_FIELDS: &[&str] = &[
 pub(super) struct Document {
     pub(super) agent: Option<AgentSection>,
     pub(super) mqtt: Option<MqttSection>,
+    pub(super) spool: SpoolSection,
     pub(super) defaults: Tunables,
     pub(super) devices: Vec<DeviceSection>,
 }
@@ -50,6 +51,7 @@ pub(super) struct AgentSection {
     pub(super) area: Option<At<String>>,
     pub(super) line: Option<At<String>>,
     pub(super) shutdown_grace: Option<At<Duration>>,
+    pub(super) data_dir: Option<At<String>>,
 }
 
 pub(super) struct MqttSection {
@@ -60,7 +62,6 @@ pub(super) struct MqttSection {
     pub(super) username: Option<At<String>>,
     pub(super) password_file: Option<At<String>>,
     pub(super) password_env: Option<At<String>>,
-    pub(super) max_buffered_batches: Option<At<u32>>,
     pub(super) reconnect_min: Option<At<Duration>>,
     pub(super) reconnect_max: Option<At<Duration>>,
 }
@@ -95,6 +96,11 @@ pub(super) fn read_document(d: &mut Diagnostics<'_>, root: &Spanned<DeTable<'_>>
             None
         }
     };
+    let spool = top
+        .raw("spool")
+        .and_then(|v| TableReader::new(d, v, "spool".into(), SPOOL_FIELDS))
+        .map(|r| read_spool(d, r))
+        .unwrap_or_default();
     let defaults = top
         .raw("defaults")
         .and_then(|v| TableReader::new(d, v, "defaults".into(), TUNABLE_FIELDS))
@@ -114,6 +120,7 @@ pub(super) fn read_document(d: &mut Diagnostics<'_>, root: &Spanned<DeTable<'_>>
     Document {
         agent,
         mqtt,
+        spool,
         defaults,
         devices,
     }
@@ -126,6 +133,7 @@ fn read_agent(d: &mut Diagnostics<'_>, mut r: TableReader<'_, '_>) -> AgentSecti
         area: r.opt(d, "area"),
         line: r.opt(d, "line"),
         shutdown_grace: r.duration(d, "shutdown_grace"),
+        data_dir: r.opt(d, "data_dir"),
     };
     r.finish(d);
     s
@@ -153,7 +161,6 @@ fn read_mqtt(d: &mut Diagnostics<'_>, mut r: TableReader<'_, '_>) -> MqttSection
         username: r.opt(d, "username"),
         password_file: r.opt(d, "password_file"),
         password_env: r.opt(d, "password_env"),
-        max_buffered_batches: r.opt(d, "max_buffered_batches"),
         reconnect_min: r.duration(d, "reconnect_min"),
         reconnect_max: r.duration(d, "reconnect_max"),
     };

@@ -20,7 +20,15 @@ fn example_config_parses() {
     assert_eq!((s.mqtt.host.as_str(), s.mqtt.port), ("127.0.0.1", 1883));
     assert_eq!(s.mqtt.client_id, "sentia-edge-01");
     assert_eq!(s.mqtt.encoding, Encoding::Binary);
-    assert_eq!(s.mqtt.max_buffered_batches, 10_000);
+    assert_eq!(s.spool.dir, std::path::Path::new("/var/lib/sentia/spool"));
+    assert_eq!(s.spool.max_bytes, 512 << 20);
+    assert_eq!(s.spool.max_age, Some(Duration::from_secs(7 * 86_400)));
+    assert_eq!(
+        s.spool.fsync,
+        crate::settings::FsyncPolicy::Interval(Duration::from_secs(2))
+    );
+    assert_eq!(s.spool.when_full, crate::settings::WhenFull::DropOldest);
+    assert_eq!(s.spool.replay_rate, 200);
     assert_eq!(s.devices.len(), 3);
     let motor = &s.devices[0];
     assert_eq!(motor.asset.as_str(), "demo/hall-1/line-1/motor-01");

@@ -16,9 +16,10 @@ use super::options::{MAX_INFLIGHT, mqtt_options};
 use super::pump::{self, MqttEvent};
 use super::session::Session;
 use crate::backoff::{self, Backoff};
-use crate::metrics::{self, Metrics};
+use crate::metrics::Metrics;
 use crate::poll::{DeviceBatch, DeviceStates};
-use crate::settings::{MqttSettings, Settings};
+use crate::settings::{FsyncPolicy, MqttSettings, Settings};
+use crate::spool::Spool;
 
 /// Capacity of the event channel from the pump task (it waits when full).
 const EVENT_CHANNEL_CAPACITY: usize = 256;
@@ -27,6 +28,9 @@ const EVENT_CHANNEL_CAPACITY: usize = 256;
 const CLIENT_CHANNEL_SPARE: usize = 16;
 /// How long to wait for the DISCONNECT to go out at the end of shutdown.
 const DISCONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// How often the spool's ack floor is persisted (and `max_age` applied) when the fsync
+/// policy sets no interval.
+const DEFAULT_SYNC_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Why the forwarder stopped abnormally.
 #[derive(Debug, thiserror::Error)]
@@ -34,16 +38,23 @@ pub enum ForwardError {
     /// The Last Will could not be encoded (a bug).
     #[error("cannot encode the Last Will status: {0}")]
     Will(#[source] CodecError),
+    /// `run` was called twice (a bug).
+    #[error("the forwarder was already run")]
+    AlreadyRun,
     /// The MQTT event loop task ended unexpectedly.
     #[error("the MQTT event loop task stopped unexpectedly")]
     EventLoopStopped,
 }
 
-/// Receives batches from the pollers and publishes them to the broker.
+/// Receives batches from the pollers, spools them and publishes them to the broker.
 #[derive(Debug)]
 pub struct Forwarder {
     mqtt: MqttSettings,
     messages: Messages,
+    /// Moved into the session when running.
+    spool: Option<Spool>,
+    sync_interval: Duration,
+    replay_rate: u32,
     input: mpsc::Receiver<DeviceBatch>,
     states: watch::Receiver<Vec<DeviceStatus>>,
     metrics: Arc<Metrics>,
@@ -51,18 +62,24 @@ pub struct Forwarder {
 }
 
 impl Forwarder {
-    /// A forwarder for `settings`, reading batches from `input`. `session` identifies this
-    /// run of the agent.
+    /// A forwarder for `settings`, reading batches from `input` into `spool` (whose session
+    /// id its messages carry).
     pub fn new(
         settings: &Settings,
-        session: u64,
+        spool: Spool,
         input: mpsc::Receiver<DeviceBatch>,
         states: &DeviceStates,
         metrics: Arc<Metrics>,
     ) -> Self {
         Self {
             mqtt: settings.mqtt.clone(),
-            messages: Messages::new(settings, session),
+            messages: Messages::new(settings, spool.session()),
+            spool: Some(spool),
+            sync_interval: match settings.spool.fsync {
+                FsyncPolicy::Interval(every) => every,
+                FsyncPolicy::Always | FsyncPolicy::Never => DEFAULT_SYNC_INTERVAL,
+            },
+            replay_rate: settings.spool.replay_rate,
             input,
             states: states.subscribe(),
             metrics,
@@ -71,8 +88,11 @@ impl Forwarder {
     }
 
     /// Publishes until `cancel` fires, then flushes for at most the grace period, publishes
-    /// the offline status and disconnects.
+    /// the offline status and disconnects. The spool is synced last.
     pub async fn run(mut self, cancel: CancellationToken) -> Result<(), ForwardError> {
+        let Some(spool) = self.spool.take() else {
+            return Err(ForwardError::AlreadyRun);
+        };
         let will = self
             .messages
             .status(AgentState::Offline, Vec::new())
@@ -89,10 +109,14 @@ impl Forwarder {
             client,
             self.messages.clone(),
             Arc::clone(&self.metrics),
-            self.mqtt.max_buffered_batches,
+            spool,
+            self.replay_rate,
         );
+        let mut sync = tokio::time::interval(self.sync_interval);
+        sync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut input_open = true;
         let result = loop {
+            let replay = s.replay_wakeup(Instant::now());
             tokio::select! {
                 biased;
                 () = cancel.cancelled() => break Ok(()),
@@ -101,43 +125,53 @@ impl Forwarder {
                     None => break Err(ForwardError::EventLoopStopped),
                 },
                 batch = self.input.recv(), if input_open => match batch {
-                    Some(b) => s.enqueue(b),
+                    Some(b) => s.enqueue(b, protocols::model::now_ns()),
                     None => input_open = false,
                 },
                 Ok(()) = self.states.changed() => s.status_dirty = true,
+                _ = sync.tick() => s.sync(protocols::model::now_ns()),
+                () = sleep_until_some(replay) => {}
             }
-            s.flush(|| self.states.borrow().clone());
+            s.flush(|| self.states.borrow().clone(), Instant::now());
         };
         if result.is_ok() {
             self.shut_down(&mut s, &mut events).await;
+        } else {
+            s.sync(protocols::model::now_ns());
         }
         pump.abort();
         result
     }
 
-    /// Drains the pollers' channel, flushes within the grace period, then goes offline.
+    /// Drains the pollers' channel into the spool and fsyncs it, flushes to the broker
+    /// within the grace period, then goes offline. What the broker has not acknowledged
+    /// stays in the spool for the next start.
     async fn shut_down(&mut self, s: &mut Session, events: &mut mpsc::Receiver<MqttEvent>) {
         while let Ok(batch) = self.input.try_recv() {
-            s.enqueue(batch);
+            s.enqueue(batch, protocols::model::now_ns());
         }
+        s.sync(protocols::model::now_ns());
         let deadline = Instant::now() + self.grace;
         tracing::info!(unsent = s.unsent(), grace = ?self.grace, "flushing before shutdown");
-        while !s.drained() {
-            s.flush(|| self.states.borrow().clone());
+        while !s.drained() && s.connected {
+            s.flush(|| self.states.borrow().clone(), Instant::now());
+            let replay = s.replay_wakeup(Instant::now());
             tokio::select! {
                 event = events.recv() => match event {
                     Some(e) => s.on_event(e, self.states.borrow().clone()),
                     None => break,
                 },
+                () = sleep_until_some(replay) => {}
                 () = tokio::time::sleep_until(deadline) => break,
             }
         }
-        let lost = s.unsent();
-        if lost > 0 {
-            metrics::add(&self.metrics.batches_dropped_shutdown, lost as u64);
-            tracing::error!(
-                lost,
-                "shutdown grace period over with batches unacknowledged; they are lost"
+        s.sync(protocols::model::now_ns());
+        let kept = s.unsent();
+        if kept > 0 {
+            tracing::warn!(
+                kept,
+                spool_bytes = s.spool.bytes(),
+                "batches not acknowledged by the broker; kept in the spool for the next start"
             );
         }
         if s.connected {
@@ -156,6 +190,20 @@ impl Forwarder {
                 }
             }
         }
-        tracing::info!(disconnected = s.closed, "forwarder stopped");
+        // PUBACKs that came in while disconnecting move the ack floor once more.
+        s.sync(protocols::model::now_ns());
+        tracing::info!(
+            disconnected = s.closed,
+            spooled = s.unsent(),
+            "forwarder stopped"
+        );
+    }
+}
+
+/// Sleeps until `at`, or forever when `None`.
+async fn sleep_until_some(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }

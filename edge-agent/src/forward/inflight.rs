@@ -8,13 +8,12 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use super::record::Record;
-
 /// Something handed to the MQTT client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Sent {
-    /// A data batch; re-sent if the connection drops before its PUBACK.
-    Batch(Record),
+    /// A data batch (its seq); it stays in the spool and is sent again if the connection
+    /// drops before its PUBACK.
+    Batch(u64),
     /// A status or catalogue message; republished fresh on every connect instead.
     Control(&'static str),
 }
@@ -54,23 +53,41 @@ impl AckTracker {
         self.in_flight.remove(&pkid)
     }
 
+    /// Whether batch `seq` was handed over and is not acknowledged yet.
+    pub(crate) fn has_batch(&self, seq: u64) -> bool {
+        self.unnamed
+            .iter()
+            .chain(self.in_flight.values())
+            .any(|s| *s == Sent::Batch(seq))
+    }
+
     /// Publishes handed over and not yet acknowledged.
     pub(crate) fn outstanding(&self) -> usize {
         self.unnamed.len() + self.in_flight.len()
     }
 
-    /// Data batches among them.
-    pub(crate) fn outstanding_batches(&self) -> usize {
-        self.unnamed
+    /// Names every handed-over publish (as the event loop would) and returns the seqs of the
+    /// batches among them, in hand-over order.
+    #[cfg(test)]
+    pub(crate) fn name_all(&mut self, next_pkid: &mut u16) -> Vec<u64> {
+        let batches = self
+            .unnamed
             .iter()
-            .chain(self.in_flight.values())
-            .filter(|s| matches!(s, Sent::Batch(_)))
-            .count()
+            .filter_map(|s| match s {
+                Sent::Batch(seq) => Some(*seq),
+                Sent::Control(_) => None,
+            })
+            .collect();
+        while !self.unnamed.is_empty() {
+            *next_pkid += 1;
+            self.outgoing(*next_pkid);
+        }
+        batches
     }
 
-    /// Forgets everything and returns the unacknowledged batches, in sequence order.
-    pub(crate) fn take_unacked(&mut self) -> Vec<Record> {
-        let mut records: Vec<Record> = self
+    /// Forgets everything and returns the seqs of the unacknowledged batches, in order.
+    pub(crate) fn take_unacked(&mut self) -> Vec<u64> {
+        let mut records: Vec<u64> = self
             .unnamed
             .drain(..)
             .chain(self.in_flight.drain().map(|(_, s)| s))
@@ -79,7 +96,7 @@ impl AckTracker {
                 Sent::Control(_) => None,
             })
             .collect();
-        records.sort_by_key(|r| r.seq);
+        records.sort_unstable();
         records
     }
 }
@@ -89,12 +106,7 @@ mod tests {
     use super::*;
 
     fn batch(seq: u64) -> Sent {
-        Sent::Batch(Record {
-            seq,
-            topic: "t".into(),
-            payload: vec![],
-            resend: false,
-        })
+        Sent::Batch(seq)
     }
 
     #[test]
@@ -104,13 +116,13 @@ mod tests {
         t.handed(batch(0));
         t.handed(batch(1));
         assert_eq!(t.outstanding(), 3);
+        assert!(t.has_batch(1) && !t.has_batch(2));
         t.outgoing(1);
         t.outgoing(2);
         assert_eq!(t.acked(2), Some(batch(0)));
         assert_eq!(t.acked(2), None);
         assert_eq!(t.acked(1), Some(Sent::Control("status")));
         assert_eq!(t.outstanding(), 1);
-        assert_eq!(t.outstanding_batches(), 1);
         t.outgoing(3);
         assert_eq!(t.acked(3), Some(batch(1)));
         assert_eq!(t.outstanding(), 0);
@@ -128,8 +140,7 @@ mod tests {
         t.outgoing(9);
         t.outgoing(10);
         t.acked(9);
-        let back: Vec<u64> = t.take_unacked().iter().map(|r| r.seq).collect();
-        assert_eq!(back, [1, 2, 3]);
+        assert_eq!(t.take_unacked(), [1, 2, 3]);
         assert_eq!(t.outstanding(), 0);
     }
 }

@@ -5,9 +5,9 @@ use protocols::codec::{self, CodecError, Encoding, Message};
 use protocols::model::{AgentId, AgentState, AgentStatus, Batch, DeviceStatus, TagCatalog, now_ns};
 use protocols::topic::Topic;
 
-use super::record::Record;
 use crate::poll::DeviceBatch;
 use crate::settings::Settings;
+use crate::spool::SpoolRecord;
 
 /// Encodes the agent's messages.
 #[derive(Debug, Clone)]
@@ -46,13 +46,20 @@ impl Messages {
         }
     }
 
-    /// Encodes one device's cycle as batch `seq`.
-    pub(crate) fn batch(&self, seq: u64, batch: DeviceBatch) -> Result<Record, CodecError> {
+    /// Encodes one device's cycle as batch `seq` (live, `historical = false`), appended at
+    /// `now_ns`.
+    pub(crate) fn batch(
+        &self,
+        seq: u64,
+        batch: DeviceBatch,
+        now_ns: i64,
+    ) -> Result<SpoolRecord, CodecError> {
         let topic = Topic::Data {
             agent: self.agent.clone(),
             asset: batch.asset.clone(),
         }
         .to_string();
+        let points = u32::try_from(batch.points.len()).unwrap_or(u32::MAX);
         let message = Message::Batch(Batch {
             agent: self.agent.clone(),
             session: self.session,
@@ -61,12 +68,24 @@ impl Messages {
             historical: false,
             points: batch.points,
         });
-        Ok(Record {
+        Ok(SpoolRecord {
             seq,
+            points,
+            appended_ns: now_ns,
             topic,
             payload: codec::encode(&message, self.encoding)?,
-            resend: false,
         })
+    }
+
+    /// A spooled batch payload re-encoded with `historical = true` (sent from the backlog).
+    pub(crate) fn historical(&self, payload: &[u8]) -> Result<Vec<u8>, CodecError> {
+        match codec::decode(payload)? {
+            Message::Batch(mut b) => {
+                b.historical = true;
+                codec::encode(&Message::Batch(b), self.encoding)
+            }
+            _ => Ok(payload.to_vec()),
+        }
     }
 
     /// The tag catalogue.

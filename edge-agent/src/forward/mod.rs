@@ -3,16 +3,17 @@
 //! # Data flow
 //!
 //! Pollers send [`DeviceBatch`](crate::poll::DeviceBatch)es over a bounded channel (they
-//! drop and count when it is full, never wait). The forwarder gives each batch the next
-//! sequence number of this session (consecutive from 0), encodes it with
-//! `protocols::codec` and appends it to a bounded in-memory buffer (`buffer.rs`, oldest
-//! dropped and counted when full). While connected it hands batches to rumqttc as QoS 1
-//! publishes, at most `MAX_INFLIGHT` (100) unacknowledged at a time, and matches them to
-//! PUBACKs (`inflight.rs`). On every ConnAck it publishes the retained tag catalogue
+//! drop and count when it is full, never wait). The forwarder gives each batch the spool's
+//! next sequence number, encodes it with `protocols::codec` and appends it to the disk
+//! spool (`crate::spool`; limits drop and count). While connected it hands spooled batches
+//! to rumqttc as QoS 1 publishes, live ones first and the backlog behind them at
+//! `spool.replay_rate` marked `historical` (see `session.rs`), at most `MAX_INFLIGHT` (100)
+//! unacknowledged at a time, and matches them to PUBACKs (`inflight.rs`); a PUBACK marks
+//! the record acknowledged in the spool. On every ConnAck it publishes the retained tag catalogue
 //! (`Topic::Meta`) and the retained online status (`Topic::Status`); the status is
 //! republished whenever a device's connection state changes. The Last Will is a retained
-//! offline status. On shutdown it flushes for at most the grace period, publishes a retained
-//! offline status and disconnects.
+//! offline status. On shutdown it fsyncs the spool, flushes for at most the grace period,
+//! publishes a retained offline status and disconnects.
 //!
 //! # Retransmission: why the forwarder does it, not rumqttc
 //!
@@ -30,26 +31,22 @@
 //! (`pump.rs`) reports a lost connection, waits until the forwarder has stopped handing
 //! over publishes, then empties rumqttc's request channel (`EventLoop::clean`) and clears
 //! `pending` on ConnAck, so nothing from the old connection is replayed by rumqttc. The
-//! forwarder takes every unacknowledged batch back into the front of its buffer and sends
-//! it again (same sequence number) after reconnecting. Delivery is at least once: a batch
+//! forwarder forgets what was in flight (it is still in the spool, unacknowledged) and, after
+//! reconnecting, sends it again (same sequence number) as part of the backlog. Delivery is at least once: a batch
 //! whose PUBACK was lost is sent twice, and receivers dedupe on (agent, session, seq).
-//!
-//! A disk spool (a later issue) replaces `MemoryBuffer` behind the same push / requeue /
-//! pop operations, deleting records on PUBACK via the same tracker.
 //!
 //! # Files
 //!
 //! `forwarder.rs` (task and shutdown), `session.rs` (state and decisions per event),
-//! `pump.rs` (event loop task), `buffer.rs`, `inflight.rs`, `record.rs`, `messages.rs`
+//! `pump.rs` (event loop task), `inflight.rs`, `replay.rs` (backlog pacing), `messages.rs`
 //! (encoding, topics), `options.rs` (rumqttc options, Last Will).
 
-mod buffer;
 mod forwarder;
 mod inflight;
 mod messages;
 mod options;
 mod pump;
-mod record;
+mod replay;
 mod session;
 
 pub use forwarder::{ForwardError, Forwarder};

@@ -1,39 +1,72 @@
-//! The forwarder's state between events: the backlog, what is in flight, the broker
-//! connection state, and the decisions on each event. Owned by one task; no locks.
+//! The forwarder's state between events: the spool, what is in flight, the replay
+//! cursors, the broker connection state, and the decisions on each event. Owned by one
+//! task; no locks. Time is passed in.
+//!
+//! # Live first, backlog behind it
+//!
+//! On every ConnAck the spool is split at `boundary` = the next seq to be assigned:
+//!
+//! - **live**: records appended from now on (seq >= boundary). Sent as soon as they are
+//!   appended, in seq order, `historical = false`.
+//! - **backlog**: unacknowledged records below the boundary (left over from before the
+//!   connection was lost, from batches appended while the broker was unreachable, or from
+//!   a previous run). Sent oldest first, marked `historical = true`, at most
+//!   `spool.replay_rate` per second (`replay.rs`), and only into in-flight slots live data
+//!   does not use. So live data never waits behind a large backlog.
+//!
+//! Each cursor only moves forward within a connection; a lost connection forgets what was
+//! in flight (it is still in the spool) and the next ConnAck starts both cursors again.
 
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::sync::atomic::Ordering;
 
 use protocols::model::{AgentState, DeviceStatus};
 use rumqttc::{AsyncClient, QoS};
+use tokio::time::Instant;
 
-use super::buffer::MemoryBuffer;
 use super::inflight::{AckTracker, Sent};
 use super::messages::Messages;
 use super::options::MAX_INFLIGHT;
 use super::pump::MqttEvent;
-use super::record::Record;
+use super::replay::Pacer;
 use crate::metrics::{self, Metrics};
 use crate::poll::DeviceBatch;
+use crate::spool::{Dropped, Spool, SpoolError};
+
+/// Shortest wait before retrying the backlog.
+const RETRY_DELAY: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// Publishing state.
 pub(crate) struct Session {
     pub(crate) client: AsyncClient,
     pub(crate) messages: Messages,
     pub(crate) metrics: Arc<Metrics>,
-    pub(crate) buffer: MemoryBuffer,
+    pub(crate) spool: Spool,
     pub(crate) tracker: AckTracker,
     pub(crate) connected: bool,
     /// The DISCONNECT went out.
     pub(crate) closed: bool,
     /// The status must be republished (a device changed state).
     pub(crate) status_dirty: bool,
-    next_seq: u64,
+    replay_rate: u32,
+    pacer: Pacer,
+    /// First seq of the live range in this connection.
+    boundary: u64,
+    /// Next live seq to send.
+    live_next: u64,
+    /// Next backlog seq to send.
+    backlog_next: u64,
     ever_connected: bool,
     /// Start of the current broker outage.
     outage: Option<Instant>,
-    /// Batches dropped from the full buffer during the current outage.
-    dropped_in_outage: u64,
+    /// Batches dropped by the spool since the last report.
+    dropped_unreported: u64,
+    /// The spool is failing (logged once until it recovers).
+    spool_failing: bool,
+    /// Records a full spool discarded while they were in flight (seq → points): not
+    /// counted as dropped unless the connection is lost before their PUBACK.
+    evicted: HashMap<u64, u32>,
 }
 
 impl Session {
@@ -41,39 +74,58 @@ impl Session {
         client: AsyncClient,
         messages: Messages,
         metrics: Arc<Metrics>,
-        capacity: usize,
+        spool: Spool,
+        replay_rate: u32,
     ) -> Self {
-        Self {
+        let next = spool.next_seq();
+        let s = Self {
             client,
             messages,
             metrics,
-            buffer: MemoryBuffer::new(capacity),
+            spool,
             tracker: AckTracker::default(),
             connected: false,
             closed: false,
             status_dirty: false,
-            next_seq: 0,
+            replay_rate,
+            pacer: Pacer::new(replay_rate, Instant::now()),
+            boundary: next,
+            live_next: next,
+            backlog_next: 0,
             ever_connected: false,
             outage: None,
-            dropped_in_outage: 0,
-        }
+            dropped_unreported: 0,
+            spool_failing: false,
+            evicted: HashMap::new(),
+        };
+        s.update_gauges();
+        s
     }
 
-    /// Encodes a poller's batch with the next sequence number and buffers it.
-    pub(crate) fn enqueue(&mut self, batch: DeviceBatch) {
+    /// Encodes a poller's batch with the next sequence number and appends it to the spool.
+    pub(crate) fn enqueue(&mut self, batch: DeviceBatch, now_ns: i64) {
         let asset = batch.asset.clone();
-        match self.messages.batch(self.next_seq, batch) {
-            Ok(record) => {
-                self.next_seq += 1;
-                let dropped = self.buffer.push(record);
-                self.count_dropped(dropped);
-            }
+        let points = u32::try_from(batch.points.len()).unwrap_or(u32::MAX);
+        let seq = self.spool.next_seq();
+        match self.messages.batch(seq, batch, now_ns) {
+            Ok(record) => match self.spool.append(&record) {
+                Ok(dropped) => {
+                    self.spool_ok();
+                    self.count_dropped(dropped, "spool full (spool.max_bytes) or expired");
+                }
+                Err(error) => {
+                    self.spool_error("append", &error);
+                    let mut lost = Dropped::default();
+                    lost.add(seq, points);
+                    self.count_dropped(lost, "spool append failed");
+                }
+            },
             Err(error) => {
                 metrics::inc(&self.metrics.encode_errors);
                 tracing::error!(%asset, %error, "cannot encode batch; dropped");
             }
         }
-        self.update_gauge();
+        self.update_gauges();
     }
 
     /// Applies one event from the MQTT event loop.
@@ -82,8 +134,16 @@ impl Session {
             MqttEvent::Connected => self.on_connected(devices),
             MqttEvent::Outgoing(pkid) => self.tracker.outgoing(pkid),
             MqttEvent::PubAck(pkid) => {
-                if let Some(Sent::Batch(_)) = self.tracker.acked(pkid) {
+                if let Some(Sent::Batch(seq)) = self.tracker.acked(pkid) {
                     metrics::inc(&self.metrics.batches_acked);
+                    if self.evicted.remove(&seq).is_some() {
+                        return;
+                    }
+                    match self.spool.ack(seq) {
+                        Ok(_) => self.spool_ok(),
+                        Err(error) => self.spool_error("ack", &error),
+                    }
+                    self.update_gauges();
                 }
             }
             MqttEvent::Lost { error, resume } => {
@@ -96,22 +156,22 @@ impl Session {
 
     fn on_connected(&mut self, devices: Vec<DeviceStatus>) {
         self.connected = true;
+        self.boundary = self.spool.next_seq();
+        self.live_next = self.boundary;
+        self.backlog_next = self.spool.floor();
+        self.pacer = Pacer::new(self.replay_rate, Instant::now());
+        let (spooled, spool_bytes) = (self.spool.len(), self.spool.bytes());
         match self.outage.take() {
             Some(since) if self.ever_connected => tracing::info!(
                 outage = %crate::logging::human(since.elapsed()),
-                buffered = self.buffer.len(),
-                "broker connection restored"
+                spooled,
+                spool_bytes,
+                "broker connection restored; replaying the backlog behind live data"
             ),
-            _ => tracing::info!(buffered = self.buffer.len(), "connected to broker"),
+            _ => tracing::info!(spooled, spool_bytes, "connected to broker"),
         }
         self.ever_connected = true;
-        if self.dropped_in_outage > 0 {
-            tracing::error!(
-                dropped = self.dropped_in_outage,
-                "in-memory buffer overflowed during the broker outage; the oldest batches were lost"
-            );
-            self.dropped_in_outage = 0;
-        }
+        self.report_dropped();
         match self.messages.catalog() {
             Ok(payload) => {
                 let topic = self.messages.meta_topic.clone();
@@ -123,30 +183,32 @@ impl Session {
     }
 
     fn on_lost(&mut self, error: &str) {
-        let back: Vec<Record> = self
-            .tracker
-            .take_unacked()
-            .into_iter()
-            .map(|r| Record { resend: true, ..r })
-            .collect();
-        let resending = back.len();
-        let dropped = self.buffer.requeue(back);
-        self.count_dropped(dropped);
+        let in_flight = self.tracker.take_unacked().len();
+        let mut lost = Dropped::default();
+        for (seq, points) in self.evicted.drain() {
+            lost.add(seq, points);
+        }
+        self.count_dropped(
+            lost,
+            "evicted from the full spool while in flight, then the connection was lost",
+        );
+        let spooled = self.spool.len();
         if self.connected {
-            tracing::warn!(%error, resending, buffered = self.buffer.len(), "lost the broker connection; buffering batches in memory");
+            tracing::warn!(%error, in_flight, spooled, "lost the broker connection; spooling batches to disk");
             self.outage = Some(Instant::now());
         } else if self.outage.is_none() {
-            tracing::warn!(%error, "cannot reach the broker; buffering batches in memory and retrying");
+            tracing::warn!(%error, spooled, "cannot reach the broker; spooling batches to disk and retrying");
             self.outage = Some(Instant::now());
         } else {
             tracing::debug!(%error, "broker still unreachable");
         }
         self.connected = false;
-        self.update_gauge();
+        self.update_gauges();
     }
 
-    /// Hands buffered batches to the client while connected and below the in-flight limit.
-    pub(crate) fn flush(&mut self, devices: impl FnOnce() -> Vec<DeviceStatus>) {
+    /// Hands spooled batches to the client while connected and below the in-flight limit:
+    /// live ones first, then backlog ones as far as the replay rate allows at `now`.
+    pub(crate) fn flush(&mut self, devices: impl FnOnce() -> Vec<DeviceStatus>, now: Instant) {
         if !self.connected {
             return;
         }
@@ -154,29 +216,80 @@ impl Session {
             self.publish_status(AgentState::Online, devices());
         }
         while self.tracker.outstanding() < usize::from(MAX_INFLIGHT) {
-            let Some(record) = self.buffer.pop() else {
+            let Some(seq) = self.spool.next_unacked(self.live_next, u64::MAX) else {
                 break;
             };
-            let (topic, payload) = (record.topic.clone(), record.payload.clone());
-            match self
-                .client
-                .try_publish(topic, QoS::AtLeastOnce, false, payload)
-            {
-                Ok(()) => {
-                    metrics::inc(&self.metrics.batches_published);
-                    if record.resend {
-                        metrics::inc(&self.metrics.batches_resent);
-                    }
-                    self.tracker.handed(Sent::Batch(record));
-                }
+            if !self.send(seq, false) {
+                return;
+            }
+            self.live_next = seq + 1;
+        }
+        while self.tracker.outstanding() < usize::from(MAX_INFLIGHT) {
+            let Some(seq) = self.spool.next_unacked(self.backlog_next, self.boundary) else {
+                break;
+            };
+            if !self.pacer.try_take(now) {
+                break;
+            }
+            if !self.send(seq, true) {
+                return;
+            }
+            self.backlog_next = seq + 1;
+        }
+    }
+
+    /// When [`Session::flush`] should run again for the backlog (none if nothing waits on
+    /// the replay rate). Never sooner than [`RETRY_DELAY`] after `now`, so a client queue
+    /// that refuses publishes cannot make the forwarder spin.
+    pub(crate) fn replay_wakeup(&self, now: Instant) -> Option<Instant> {
+        let waiting = self.connected
+            && self.tracker.outstanding() < usize::from(MAX_INFLIGHT)
+            && self
+                .spool
+                .next_unacked(self.backlog_next, self.boundary)
+                .is_some();
+        waiting.then(|| self.pacer.ready_at().max(now + RETRY_DELAY))
+    }
+
+    /// Publishes record `seq`; false if the client's queue is full (try again later).
+    fn send(&mut self, seq: u64, historical: bool) -> bool {
+        let record = match self.spool.read(seq) {
+            Ok(Some(r)) => r,
+            Ok(None) => return true,
+            Err(error) => {
+                // Unreadable: skip it rather than stall everything behind it.
+                self.spool_error("read", &error);
+                return true;
+            }
+        };
+        let payload = if historical {
+            match self.messages.historical(&record.payload) {
+                Ok(p) => p,
                 Err(error) => {
-                    tracing::debug!(%error, "MQTT client queue full; retrying later");
-                    self.buffer.unpop(record);
-                    break;
+                    tracing::warn!(seq, %error, "cannot re-encode a spooled batch; sending it as stored");
+                    record.payload
                 }
             }
+        } else {
+            record.payload
+        };
+        match self
+            .client
+            .try_publish(record.topic, QoS::AtLeastOnce, false, payload)
+        {
+            Ok(()) => {
+                metrics::inc(&self.metrics.batches_published);
+                if historical {
+                    metrics::inc(&self.metrics.batches_resent);
+                }
+                self.tracker.handed(Sent::Batch(seq));
+                true
+            }
+            Err(error) => {
+                tracing::debug!(%error, "MQTT client queue full; retrying later");
+                false
+            }
         }
-        self.update_gauge();
     }
 
     /// Publishes the retained presence status (if connected).
@@ -204,35 +317,95 @@ impl Session {
         }
     }
 
-    /// Whether every batch has been handed over and acknowledged.
+    /// Periodic upkeep at `now_ns`: drops records past `max_age`, fsyncs (per policy) and
+    /// persists the ack floor.
+    pub(crate) fn sync(&mut self, now_ns: i64) {
+        let expired = self.spool.expire(now_ns);
+        self.count_dropped(expired, "older than spool.max_age");
+        if self.connected {
+            self.report_dropped();
+        }
+        match self.spool.sync() {
+            Ok(()) => self.spool_ok(),
+            Err(error) => self.spool_error("sync", &error),
+        }
+        self.update_gauges();
+    }
+
+    /// Whether every batch has been acknowledged.
     pub(crate) fn drained(&self) -> bool {
-        self.buffer.is_empty() && self.tracker.outstanding_batches() == 0
+        self.spool.len() == 0
     }
 
-    /// Batches not yet acknowledged (buffered or in flight).
-    pub(crate) fn unsent(&self) -> usize {
-        self.buffer.len() + self.tracker.outstanding_batches()
+    /// Batches not yet acknowledged (in the spool).
+    pub(crate) fn unsent(&self) -> u64 {
+        self.spool.len()
     }
 
-    fn count_dropped(&mut self, dropped: usize) {
-        if dropped == 0 {
+    /// Counts what the spool discarded, except records in flight: those may still be
+    /// delivered and are only counted if the connection is lost before their PUBACK.
+    fn count_dropped(&mut self, mut dropped: Dropped, why: &'static str) {
+        if self.connected {
+            dropped.records.retain(|&(seq, points)| {
+                if self.tracker.has_batch(seq) {
+                    self.evicted.insert(seq, points);
+                    false
+                } else {
+                    true
+                }
+            });
+            dropped.batches = dropped.records.len() as u64;
+            dropped.points = dropped.records.iter().map(|r| u64::from(r.1)).sum();
+        }
+        if dropped.batches == 0 {
             return;
         }
-        metrics::add(&self.metrics.batches_dropped_buffer, dropped as u64);
-        if self.dropped_in_outage == 0 {
+        metrics::add(&self.metrics.batches_dropped_spool, dropped.batches);
+        metrics::add(&self.metrics.points_dropped_spool, dropped.points);
+        if self.dropped_unreported == 0 {
             tracing::error!(
-                capacity = self.buffer.len(),
-                "in-memory buffer full (mqtt.max_buffered_batches); dropping the oldest batches until the broker is back"
+                reason = why,
+                spool_bytes = self.spool.bytes(),
+                "spool discarding batches; counting them until the broker is back"
             );
         }
-        self.dropped_in_outage += dropped as u64;
+        self.dropped_unreported += dropped.batches;
     }
 
-    fn update_gauge(&self) {
-        self.metrics.buffered.store(
-            self.buffer.len() as u64,
-            std::sync::atomic::Ordering::Relaxed,
-        );
+    fn report_dropped(&mut self) {
+        if self.dropped_unreported > 0 {
+            tracing::error!(
+                dropped = self.dropped_unreported,
+                total_dropped = self.metrics.batches_dropped_spool.load(Ordering::Relaxed),
+                total_points_dropped = self.metrics.points_dropped_spool.load(Ordering::Relaxed),
+                "spool discarded batches (see spool.max_bytes, spool.max_age)"
+            );
+            self.dropped_unreported = 0;
+        }
+    }
+
+    fn spool_error(&mut self, op: &'static str, error: &SpoolError) {
+        metrics::inc(&self.metrics.spool_errors);
+        if !self.spool_failing {
+            tracing::error!(op, %error, "spool operation failed");
+            self.spool_failing = true;
+        }
+    }
+
+    fn spool_ok(&mut self) {
+        if self.spool_failing {
+            tracing::info!("spool operations succeed again");
+            self.spool_failing = false;
+        }
+    }
+
+    fn update_gauges(&self) {
+        self.metrics
+            .buffered
+            .store(self.spool.len(), Ordering::Relaxed);
+        self.metrics
+            .spool_bytes
+            .store(self.spool.bytes(), Ordering::Relaxed);
     }
 }
 
