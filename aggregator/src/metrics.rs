@@ -22,8 +22,10 @@ pub const POINTS_DUPLICATE: &str = "sentia_points_duplicate";
 pub const BATCHES_RECEIVED: &str = "sentia_batches_received";
 /// Rejected MQTT messages, labelled `reason` (a `CodecError::label`, `topic_mismatch` or `bad_topic`).
 pub const DECODE_ERRORS: &str = "sentia_decode_errors";
-/// Batches missing between consecutive `seq` numbers of one agent session.
+/// Batches that went missing: a `seq` jumped ahead within an agent session.
 pub const SEQ_GAPS: &str = "sentia_seq_gaps";
+/// Missing batches that arrived later (replayed backlog). Outstanding = gaps - filled.
+pub const SEQ_GAPS_FILLED: &str = "sentia_seq_gaps_filled";
 /// Write-batch commit latency, seconds.
 pub const STORE_LATENCY: &str = "sentia_store_latency_seconds";
 /// Points per committed write batch.
@@ -61,6 +63,7 @@ pub struct Metrics {
     pub(crate) batches_received: Counter,
     decode_errors: Family<ReasonLabels, Counter>,
     pub(crate) seq_gaps: Counter,
+    pub(crate) seq_gaps_filled: Counter,
     pub(crate) store_latency: Histogram,
     pub(crate) store_batch_points: Histogram,
     pub(crate) store_errors: Counter,
@@ -90,6 +93,7 @@ impl Metrics {
             batches_received: Counter::default(),
             decode_errors: Family::default(),
             seq_gaps: Counter::default(),
+            seq_gaps_filled: Counter::default(),
             // 0.5 ms .. ~16 s
             store_latency: Histogram::new(exponential_buckets(0.0005, 2.0, 16)),
             // 1 .. 65536 points
@@ -132,8 +136,13 @@ impl Metrics {
         );
         r.register(
             SEQ_GAPS,
-            "Batches missing between consecutive seq numbers of an agent session",
+            "Batches that went missing (seq jumped ahead within an agent session)",
             m.seq_gaps.clone(),
+        );
+        r.register(
+            SEQ_GAPS_FILLED,
+            "Missing batches that arrived later; outstanding loss is gaps minus filled",
+            m.seq_gaps_filled.clone(),
         );
         r.register(
             STORE_LATENCY,

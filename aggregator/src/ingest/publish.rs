@@ -40,11 +40,12 @@ impl IngestCore {
             }
             Ok(Inbound::Batch(batch)) => {
                 self.agents.seen(&batch.agent, recv_ns);
-                let gaps = self.b.seq.observe(&batch.agent, batch.session, batch.seq);
-                if gaps > 0 {
-                    self.metrics.seq_gaps.inc_by(gaps);
-                    tracing::debug!(agent = %batch.agent, session = batch.session, seq = batch.seq, missing = gaps, "sequence gap");
+                let change = self.b.seq.observe(&batch.agent, batch.session, batch.seq);
+                if change.opened > 0 {
+                    self.metrics.seq_gaps.inc_by(change.opened);
+                    tracing::debug!(agent = %batch.agent, session = batch.session, seq = batch.seq, missing = change.opened, "sequence gap");
                 }
+                self.metrics.seq_gaps_filled.inc_by(change.filled);
                 self.metrics.batches_received.inc();
                 self.metrics
                     .points_received

@@ -1,47 +1,119 @@
-//! Per-agent sequence tracking: counts batches missing between consecutive `seq` numbers of
-//! one agent session (I/O-free).
+//! Per-agent sequence tracking: which batches of an agent session are missing (I/O-free).
 //!
-//! Each agent keeps its few most recent sessions (an agent replaying backlog from an older
-//! session interleaves with its live one). A repeated or older `seq` is a re-delivery or a
-//! replay and counts nothing. Limitation: a batch that arrives after a later one of the same
-//! session was already counted as a gap (full gap reporting is a later issue).
+//! Agents number batches per session without gaps and, after an outage, send live data
+//! first and replay their backlog behind it. So a jump in `seq` is not yet a loss: it opens
+//! a *missing range*, and replayed batches that arrive later fill it. Two counters follow
+//! the vector pushed/popped pattern: `opened` (batches that went missing) and `filled`
+//! (missing batches that arrived later); outstanding loss is `opened - filled`. A batch
+//! the agent really dropped (spool limit) stays missing forever, which is the point.
+//!
+//! Memory is bounded: a few sessions per agent, a capped number of ranges per session (the
+//! oldest range is abandoned when full and stays counted as missing), a capped agent table.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use protocols::model::AgentId;
 
 /// Sessions remembered per agent.
 const SESSIONS_PER_AGENT: usize = 4;
+/// Missing ranges remembered per session.
+const RANGES_PER_SESSION: usize = 1024;
 /// Agents remembered before the table is cleared (bounds memory against id churn).
 const MAX_AGENTS: usize = 10_000;
 
+/// What one observed batch changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct SeqChange {
+    /// Batches that went missing because this one jumped ahead.
+    pub(crate) opened: u64,
+    /// 1 when this batch filled a hole that was counted as missing.
+    pub(crate) filled: u64,
+}
+
+#[derive(Debug)]
+struct Session {
+    id: u64,
+    /// Highest seq seen.
+    high: u64,
+    /// Missing seqs as inclusive ranges, keyed by start.
+    missing: BTreeMap<u64, u64>,
+}
+
+impl Session {
+    fn observe(&mut self, seq: u64) -> SeqChange {
+        if seq > self.high {
+            let opened = seq - self.high - 1;
+            if opened > 0 {
+                if self.missing.len() >= RANGES_PER_SESSION {
+                    self.missing.pop_first();
+                }
+                self.missing.insert(self.high + 1, seq - 1);
+            }
+            self.high = seq;
+            return SeqChange { opened, filled: 0 };
+        }
+        // At or below the high mark: a re-delivery, or a replayed batch filling a hole.
+        let Some((&start, &end)) = self.missing.range(..=seq).next_back() else {
+            return SeqChange::default();
+        };
+        if seq > end {
+            return SeqChange::default();
+        }
+        self.missing.remove(&start);
+        if start < seq {
+            self.missing.insert(start, seq - 1);
+        }
+        if seq < end {
+            self.missing.insert(seq + 1, end);
+        }
+        SeqChange {
+            opened: 0,
+            filled: 1,
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct SeqTracker {
-    agents: HashMap<AgentId, VecDeque<(u64, u64)>>,
+    agents: HashMap<AgentId, VecDeque<Session>>,
 }
 
 impl SeqTracker {
-    /// Records a batch; returns how many batches were skipped since the last one seen.
-    pub(crate) fn observe(&mut self, agent: &AgentId, session: u64, seq: u64) -> u64 {
+    /// Records a batch and says which missing counts it changed.
+    pub(crate) fn observe(&mut self, agent: &AgentId, session: u64, seq: u64) -> SeqChange {
         if !self.agents.contains_key(agent) && self.agents.len() >= MAX_AGENTS {
             self.agents.clear();
         }
         let sessions = self.agents.entry(agent.clone()).or_default();
-        if let Some(pos) = sessions.iter().position(|(s, _)| *s == session) {
-            let (_, last) = sessions[pos];
-            let gap = seq.saturating_sub(last).saturating_sub(1);
-            sessions[pos].1 = last.max(seq);
+        if let Some(pos) = sessions.iter().position(|s| s.id == session) {
+            let change = sessions[pos].observe(seq);
             // Most recently used to the back.
             if let Some(entry) = sessions.remove(pos) {
                 sessions.push_back(entry);
             }
-            return gap;
+            return change;
         }
         if sessions.len() >= SESSIONS_PER_AGENT {
             sessions.pop_front();
         }
-        sessions.push_back((session, seq));
-        0
+        // The first batch seen of a session: earlier ones may have been stored by a previous
+        // aggregator run, so nothing before it counts as missing.
+        sessions.push_back(Session {
+            id: session,
+            high: seq,
+            missing: BTreeMap::new(),
+        });
+        SeqChange::default()
+    }
+
+    /// Batches currently missing for `agent` across its remembered sessions.
+    #[cfg(test)]
+    fn missing(&self, agent: &AgentId) -> u64 {
+        self.agents.get(agent).map_or(0, |ss| {
+            ss.iter()
+                .flat_map(|s| s.missing.iter().map(|(a, b)| b - a + 1))
+                .sum()
+        })
     }
 }
 
@@ -50,17 +122,59 @@ impl SeqTracker {
 mod tests {
     use super::*;
 
+    fn change(opened: u64, filled: u64) -> SeqChange {
+        SeqChange { opened, filled }
+    }
+
     #[test]
     fn counts_gaps_within_a_session_only() {
         let a = AgentId::new("edge-01").unwrap();
         let mut t = SeqTracker::default();
-        assert_eq!(t.observe(&a, 1, 0), 0);
-        assert_eq!(t.observe(&a, 1, 1), 0);
-        assert_eq!(t.observe(&a, 1, 4), 2);
-        assert_eq!(t.observe(&a, 1, 4), 0, "re-delivery");
-        assert_eq!(t.observe(&a, 1, 3), 0, "late arrival");
-        assert_eq!(t.observe(&a, 2, 7), 0, "new session");
-        assert_eq!(t.observe(&a, 1, 6), 1, "old session still tracked");
-        assert_eq!(t.observe(&a, 2, 8), 0);
+        assert_eq!(t.observe(&a, 1, 0), change(0, 0));
+        assert_eq!(t.observe(&a, 1, 1), change(0, 0));
+        assert_eq!(t.observe(&a, 1, 4), change(2, 0));
+        assert_eq!(t.observe(&a, 1, 4), change(0, 0), "re-delivery");
+        assert_eq!(
+            t.observe(&a, 1, 3),
+            change(0, 1),
+            "late arrival fills the hole"
+        );
+        assert_eq!(t.observe(&a, 1, 3), change(0, 0), "filled only once");
+        assert_eq!(t.missing(&a), 1, "seq 2 still missing");
+        assert_eq!(t.observe(&a, 2, 7), change(0, 0), "new session");
+        assert_eq!(
+            t.observe(&a, 1, 6),
+            change(1, 0),
+            "old session still tracked"
+        );
+        assert_eq!(t.observe(&a, 2, 8), change(0, 0));
+    }
+
+    #[test]
+    fn live_first_replay_fills_every_hole() {
+        // Outage: seqs 10..=19 spooled; after reconnect live 20..=24 go first, then backlog.
+        let a = AgentId::new("edge-01").unwrap();
+        let mut t = SeqTracker::default();
+        let mut opened = 0;
+        let mut filled = 0;
+        for seq in (0..10).chain(20..25).chain(10..20) {
+            let c = t.observe(&a, 7, seq);
+            opened += c.opened;
+            filled += c.filled;
+        }
+        assert_eq!((opened, filled), (10, 10));
+        assert_eq!(t.missing(&a), 0);
+    }
+
+    #[test]
+    fn ranges_split_when_filled_in_the_middle() {
+        let a = AgentId::new("edge-01").unwrap();
+        let mut t = SeqTracker::default();
+        t.observe(&a, 1, 0);
+        assert_eq!(t.observe(&a, 1, 10), change(9, 0));
+        assert_eq!(t.observe(&a, 1, 5), change(0, 1));
+        assert_eq!(t.observe(&a, 1, 1), change(0, 1));
+        assert_eq!(t.observe(&a, 1, 9), change(0, 1));
+        assert_eq!(t.missing(&a), 6, "2,3,4,6,7,8");
     }
 }
