@@ -56,7 +56,7 @@ start() {
 
 start aggregator "$BIN/aggregator" run --data-dir "$DATA/aggregator" --api-listen "$API" --broker-listen "$BROKER"
 start plant-sim "$BIN/plant-sim" --machines "$MACHINES" --seed 42 --listen "$MODBUS" --map-out "$DATA/register-map.toml"
-"$BIN/gen-agent-config" "$DATA/register-map.toml" --broker "mqtt://$BROKER" > "$DATA/edge-agent.toml"
+"$BIN/gen-agent-config" "$DATA/register-map.toml" --broker "mqtt://$BROKER" --data-dir "$DATA/edge-agent" > "$DATA/edge-agent.toml"
 "$BIN/edge-agent" check-config "$DATA/edge-agent.toml" | tail -n 1
 "$BIN/edge-agent" run --config "$DATA/edge-agent.toml" > /dev/null 2> "$DATA/edge-agent.log" &
 pids+=($!)

@@ -23,6 +23,9 @@ pub struct AgentConfigOptions {
     pub site: Option<String>,
     /// Payload encoding, `binary` or `json`.
     pub encoding: String,
+    /// The agent's data directory (its spool lives below it). `None` keeps the agent's
+    /// default, `data` relative to its working directory.
+    pub data_dir: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -36,6 +39,8 @@ struct File {
 #[derive(Serialize)]
 struct Agent {
     id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data_dir: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -121,6 +126,7 @@ pub fn render(map: &RegisterMap, opts: &AgentConfigOptions) -> anyhow::Result<St
     let file = File {
         agent: Agent {
             id: opts.agent_id.clone(),
+            data_dir: opts.data_dir.clone(),
         },
         mqtt: Mqtt {
             broker: opts.broker.clone(),

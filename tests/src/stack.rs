@@ -185,6 +185,7 @@ impl Stack {
             poll_interval: o.poll_interval.into(),
             site: Some(format!("e2e-{run_id}")),
             encoding: o.encoding.into(),
+            data_dir: Some(dir.path().join("agent").to_string_lossy().into_owned()),
         };
         let agent_config = dir.path().join("agent.toml");
         std::fs::write(&agent_config, agent_config::render(&map, &opts)?)?;

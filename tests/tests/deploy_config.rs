@@ -30,6 +30,7 @@ fn demo_options() -> AgentConfigOptions {
         poll_interval: "1s".into(),
         site: None,
         encoding: "binary".into(),
+        data_dir: None,
     }
 }
 

@@ -1,4 +1,5 @@
-//! `gen-agent-config MAP [--agent-id ID] [--broker URL] [--poll-interval D] [--encoding E]`:
+//! `gen-agent-config MAP [--agent-id ID] [--broker URL] [--poll-interval D] [--encoding E]
+//! [--site S] [--data-dir DIR]`:
 //! prints an edge-agent configuration that polls everything in a plant-sim register map.
 
 use anyhow::{Context, bail};
@@ -13,6 +14,7 @@ fn main() -> anyhow::Result<()> {
         poll_interval: "1s".into(),
         site: None,
         encoding: "binary".into(),
+        data_dir: None,
     };
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().with_context(|| format!("{name} needs a value"));
@@ -22,6 +24,7 @@ fn main() -> anyhow::Result<()> {
             "--poll-interval" => opts.poll_interval = value("--poll-interval")?,
             "--encoding" => opts.encoding = value("--encoding")?,
             "--site" => opts.site = Some(value("--site")?),
+            "--data-dir" => opts.data_dir = Some(value("--data-dir")?),
             s if s.starts_with("--") => bail!("unknown option {s}"),
             _ => map_path = Some(arg),
         }
