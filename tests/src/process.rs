@@ -87,6 +87,34 @@ impl Proc {
         read_log(&self.log)
     }
 
+    /// Kills the process with SIGKILL (no chance to clean up) and waits for it to exit.
+    pub async fn kill(&mut self) -> anyhow::Result<()> {
+        tokio::time::timeout(Duration::from_secs(10), self.child.kill())
+            .await
+            .with_context(|| format!("{} did not die within 10 s of SIGKILL", self.name))??;
+        Ok(())
+    }
+
+    /// Like [`Proc::terminate`], but keeps the (exited) `Proc` so its log stays readable.
+    pub async fn stop(&mut self, grace: Duration) -> anyhow::Result<Option<i32>> {
+        if let Some(pid) = self.child.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
+        }
+        match tokio::time::timeout(grace, self.child.wait()).await {
+            Ok(status) => Ok(status?.code()),
+            Err(_) => {
+                self.child.kill().await?;
+                bail!(
+                    "{} did not exit within {grace:?} of SIGTERM\n{}",
+                    self.name,
+                    self.log()
+                )
+            }
+        }
+    }
+
     /// Operating-system process id.
     pub fn pid(&self) -> Option<u32> {
         self.child.id()

@@ -1,9 +1,11 @@
 //! The whole stack as child processes: plant-sim -> edge-agent -> broker -> aggregator.
 //!
 //! [`Stack::start`] starts the simulator on port 0, the aggregator (embedded broker + SQLite
-//! on port 0, or an external broker + PostgreSQL), renders an agent config from the
-//! simulator's map with a unique site and agent id (so runs sharing a broker never mix),
-//! and starts the agent. Dropping the stack kills all three.
+//! on port 0, an external broker + PostgreSQL, or an external broker + SQLite), renders an
+//! agent config from the simulator's map with a unique site and agent id (so runs sharing a
+//! broker never mix), and starts the agent. Fault tests restart the aggregator or simulator with their first
+//! arguments ([`Stack::restart_aggregator`], [`Stack::restart_sim`]). Dropping the stack
+//! kills all three.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -27,6 +29,12 @@ pub enum Backend {
         /// PostgreSQL URL of a database the test owns.
         pg_url: String,
     },
+    /// External broker address (`host:port`, typically a private `mosquitto` the test can
+    /// break) and SQLite in the temp dir.
+    ExternalSqlite {
+        /// Broker `host:port`.
+        broker: String,
+    },
 }
 
 /// How to start a [`Stack`].
@@ -45,6 +53,9 @@ pub struct StackOptions {
     pub backend: Backend,
     /// Extra device pointing at a closed port (tests bad quality).
     pub dead_device: bool,
+    /// Broker `host:port` the agent connects to instead of the aggregator's (e.g. a proxy
+    /// in front of it). `None`: the aggregator's broker.
+    pub agent_broker: Option<String>,
 }
 
 impl Default for StackOptions {
@@ -57,6 +68,7 @@ impl Default for StackOptions {
             encoding: "binary",
             backend: Backend::Embedded,
             dead_device: false,
+            agent_broker: None,
         }
     }
 }
@@ -79,6 +91,10 @@ pub struct Stack {
     pub opts: AgentConfigOptions,
     /// Path of the agent config.
     pub agent_config: PathBuf,
+    /// Arguments the aggregator was started with (for [`Stack::restart_aggregator`]).
+    pub aggregator_args: Vec<String>,
+    /// Arguments the simulator was started with (for [`Stack::restart_sim`]).
+    pub sim_args: Vec<String>,
 }
 
 /// How long a process may take to print its ready line.
@@ -91,20 +107,21 @@ impl Stack {
         let logs = dir.path();
         let map_path = dir.path().join("map.toml");
         let tick = format!("{}ms", o.tick.as_millis());
+        let sim_args: Vec<String> = vec![
+            "--machines".into(),
+            o.machines.to_string(),
+            "--seed".into(),
+            o.seed.to_string(),
+            "--listen".into(),
+            "127.0.0.1:0".into(),
+            "--tick".into(),
+            tick,
+            "--map-out".into(),
+            map_path.to_string_lossy().into_owned(),
+        ];
         let sim = Proc::spawn(
             &bins::path(bins::PLANT_SIM),
-            &[
-                "--machines",
-                &o.machines.to_string(),
-                "--seed",
-                &o.seed.to_string(),
-                "--listen",
-                "127.0.0.1:0",
-                "--tick",
-                &tick,
-                "--map-out",
-                &map_path.to_string_lossy(),
-            ],
+            &strs(&sim_args),
             logs,
             "plant-sim",
             READY,
@@ -114,19 +131,20 @@ impl Stack {
 
         let run_id = format!("{:08x}", rand::random::<u32>());
         let data_dir = dir.path().join("aggregator");
-        let (aggregator, broker_url) = match &o.backend {
+        let (aggregator, broker_url, aggregator_args) = match &o.backend {
             Backend::Embedded => {
+                let args: Vec<String> = vec![
+                    "run".into(),
+                    "--data-dir".into(),
+                    data_dir.to_string_lossy().into_owned(),
+                    "--api-listen".into(),
+                    "127.0.0.1:0".into(),
+                    "--broker-listen".into(),
+                    "127.0.0.1:0".into(),
+                ];
                 let p = Proc::spawn(
                     &bins::path(bins::AGGREGATOR),
-                    &[
-                        "run",
-                        "--data-dir",
-                        &data_dir.to_string_lossy(),
-                        "--api-listen",
-                        "127.0.0.1:0",
-                        "--broker-listen",
-                        "127.0.0.1:0",
-                    ],
+                    &strs(&args),
                     logs,
                     "aggregator",
                     READY,
@@ -138,7 +156,7 @@ impl Stack {
                 } else {
                     format!("mqtt://{broker}")
                 };
-                (p, url)
+                (p, url, args)
             }
             Backend::External { broker, pg_url } => {
                 let cfg = dir.path().join("aggregator.toml");
@@ -151,15 +169,46 @@ impl Stack {
                          [api]\nlisten = \"127.0.0.1:0\"\n"
                     ),
                 )?;
+                let args = vec![
+                    "run".into(),
+                    "--config".into(),
+                    cfg.to_string_lossy().into(),
+                ];
                 let p = Proc::spawn(
                     &bins::path(bins::AGGREGATOR),
-                    &["run", "--config", &cfg.to_string_lossy()],
+                    &strs(&args),
                     logs,
                     "aggregator",
                     READY,
                 )
                 .await?;
-                (p, format!("mqtt://{broker}"))
+                (p, format!("mqtt://{broker}"), args)
+            }
+            Backend::ExternalSqlite { broker } => {
+                let cfg = dir.path().join("aggregator.toml");
+                std::fs::write(
+                    &cfg,
+                    format!(
+                        "data_dir = {data_dir:?}\n\
+                         [mqtt]\nmode = \"external\"\nurl = \"mqtt://{broker}\"\nclient_id = \"sentia-agg-{run_id}\"\n\
+                         [storage]\nbackend = \"sqlite\"\n\
+                         [api]\nlisten = \"127.0.0.1:0\"\n"
+                    ),
+                )?;
+                let args = vec![
+                    "run".into(),
+                    "--config".into(),
+                    cfg.to_string_lossy().into(),
+                ];
+                let p = Proc::spawn(
+                    &bins::path(bins::AGGREGATOR),
+                    &strs(&args),
+                    logs,
+                    "aggregator",
+                    READY,
+                )
+                .await?;
+                (p, format!("mqtt://{broker}"), args)
             }
         };
         let api = Api::new(aggregator.ready_value("api")?);
@@ -181,7 +230,10 @@ impl Stack {
         }
         let opts = AgentConfigOptions {
             agent_id: format!("e2e-{run_id}"),
-            broker: broker_url,
+            broker: o
+                .agent_broker
+                .as_ref()
+                .map_or(broker_url, |b| format!("mqtt://{b}")),
             poll_interval: o.poll_interval.into(),
             site: Some(format!("e2e-{run_id}")),
             encoding: o.encoding.into(),
@@ -203,7 +255,53 @@ impl Stack {
             map,
             opts,
             agent_config,
+            aggregator_args,
+            sim_args,
         })
+    }
+
+    /// Starts the aggregator again with the arguments (config, data dir) it was first
+    /// started with, replacing (and killing, if still running) the old process, and points
+    /// [`Stack::api`] at the new API address.
+    pub async fn restart_aggregator(&mut self) -> anyhow::Result<()> {
+        self.aggregator.kill().await?;
+        self.aggregator = Proc::spawn(
+            &bins::path(bins::AGGREGATOR),
+            &strs(&self.aggregator_args),
+            self.dir.path(),
+            "aggregator",
+            READY,
+        )
+        .await?;
+        self.api = Api::new(self.aggregator.ready_value("api")?);
+        Ok(())
+    }
+
+    /// Starts the simulator again, with its first arguments but listening on `port` (the
+    /// port the agent's config names), replacing (and killing) the old process.
+    pub async fn restart_sim(&mut self, port: u16) -> anyhow::Result<()> {
+        self.sim.kill().await?;
+        let listen = format!("127.0.0.1:{port}");
+        let args: Vec<&str> = self
+            .sim_args
+            .iter()
+            .map(|a| {
+                if a == "127.0.0.1:0" {
+                    listen.as_str()
+                } else {
+                    a.as_str()
+                }
+            })
+            .collect();
+        self.sim = Proc::spawn(
+            &bins::path(bins::PLANT_SIM),
+            &args,
+            self.dir.path(),
+            "plant-sim",
+            READY,
+        )
+        .await?;
+        Ok(())
     }
 
     /// The asset path the agent publishes for `m`.
@@ -234,6 +332,10 @@ impl Stack {
             .await?;
         v.as_array().cloned().context("latest is not an array")
     }
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
 }
 
 /// Numeric view of an API value (bools as 0/1).
