@@ -6,6 +6,8 @@
 //! naming it; a known tag without any value yet is left out. With `asset`, entries are
 //! sorted by tag; an asset without tags is a 404.
 
+use std::collections::HashSet;
+
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
@@ -51,10 +53,13 @@ pub(crate) async fn latest(
         }
         (None, Some(asset)) => {
             let asset = parse_asset(asset)?;
-            if s.store.tags(Some(&asset)).await?.is_empty() {
+            let entries = s.cache.of_asset(&asset);
+            // Only an asset with no cached value needs the store to tell "known, no data
+            // yet" from "unknown"; the common case is served from memory alone.
+            if entries.is_empty() && s.store.tags(Some(&asset)).await?.is_empty() {
                 return Err(ApiError::NotFound(format!("unknown asset '{asset}'")));
             }
-            s.cache.of_asset(&asset)
+            entries
         }
         _ => {
             return Err(ApiError::BadRequest(
@@ -69,9 +74,10 @@ pub(crate) async fn latest(
 
 fn parse_tag_list(list: &str) -> Result<Vec<TagId>, ApiError> {
     let mut tags = Vec::new();
+    let mut seen = HashSet::new();
     for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let tag = TagId::new(part).map_err(|e| ApiError::BadRequest(format!("tags: {e}")))?;
-        if !tags.contains(&tag) {
+        if seen.insert(tag.clone()) {
             tags.push(tag);
         }
     }
