@@ -10,16 +10,23 @@
 //! most `agent.shutdown_grace`, publishes the retained offline status and disconnects;
 //! whatever the broker has not acknowledged stays in the spool for the next start.
 //!
+//! Reload: [`AgentHandle::reload`] hands newly loaded settings to the running agent, which
+//! applies them per device (see [`crate::reload`]) without touching the forwarder; the
+//! binary does so on SIGHUP ([`reload_on_sighup`]).
+//!
 //! The forwarder is the only way out for data, so it is watched alongside the shutdown
 //! signal. If it ends before shutdown (an error, a panic, its MQTT event loop task dying),
 //! the agent logs the cause at error, stops the pollers and returns
 //! [`AgentError`]: the binary exits with code 1 and systemd restarts it, rather than polling
 //! on while publishing nothing (the broker publishes the Last Will meanwhile).
 
+use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use protocols::model::TagMeta;
+use tokio::sync::{mpsc, watch};
 use tokio::task::{JoinError, JoinHandle};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -28,7 +35,8 @@ use tracing::Instrument;
 use crate::forward::{ForwardError, Forwarder};
 use crate::metrics::Metrics;
 use crate::poll::{DeviceBatch, DeviceStates, PollerHandles, supervise};
-use crate::settings::Settings;
+use crate::reload;
+use crate::settings::{DeviceSettings, Settings};
 use crate::spool::{Spool, SpoolError};
 
 /// Batches the pollers may queue for the forwarder. The forwarder moves them into its own
@@ -37,6 +45,8 @@ use crate::spool::{Spool, SpoolError};
 pub const BATCH_CHANNEL_CAPACITY: usize = 1024;
 /// How often the counter summary is logged.
 pub const SUMMARY_INTERVAL: Duration = Duration::from_secs(60);
+/// Reloads that may wait for the agent to apply the previous one.
+const RELOAD_CHANNEL_CAPACITY: usize = 4;
 
 /// Why the agent stopped with a failure.
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +75,17 @@ pub struct AgentHandle {
     /// The session id batches carry: the spool's (its creation time, ns since the epoch), so
     /// it stays the same across restarts on the same spool.
     pub session: u64,
+    /// The catalogue's tags, replaced on every applied reload (the forwarder watches it).
+    pub catalog: watch::Receiver<Vec<TagMeta>>,
+    reloads: mpsc::Sender<Settings>,
+}
+
+impl AgentHandle {
+    /// Hands newly loaded (valid) settings to the running agent, which applies what it can
+    /// live (see [`crate::reload`]). Returns false if the agent has stopped.
+    pub async fn reload(&self, settings: Settings) -> bool {
+        self.reloads.send(settings).await.is_ok()
+    }
 }
 
 /// Runs the agent until `shutdown` is cancelled, then shuts down in order. Returns early
@@ -86,7 +107,9 @@ pub fn start(
         shutdown,
         |settings, handle, spool, input, stop| {
             let metrics = Arc::clone(&handle.metrics);
-            Forwarder::new(settings, spool, input, &handle.states, metrics).run(stop)
+            Forwarder::new(settings, spool, input, &handle.states, metrics)
+                .with_catalog_updates(handle.catalog.clone())
+                .run(stop)
         },
     )
 }
@@ -118,10 +141,14 @@ where
     let session = opened.as_ref().map_or(new_session, |(s, _)| s.session());
     let metrics = Arc::new(Metrics::default());
     let states = DeviceStates::new(settings.devices.iter().map(|d| d.id.as_str()));
+    let (catalog, catalog_rx) = watch::channel(catalog_tags(&settings));
+    let (reloads, reload_rx) = mpsc::channel(RELOAD_CHANNEL_CAPACITY);
     let handle = AgentHandle {
         metrics: Arc::clone(&metrics),
         states: states.clone(),
         session,
+        catalog: catalog_rx,
+        reloads,
     };
     let agent = handle.clone();
     let task = async move {
@@ -155,51 +182,143 @@ where
             "agent started"
         );
 
-        let pollers = TaskTracker::new();
         let stop_pollers = shutdown.child_token();
-        let handles = PollerHandles {
-            out: tx,
-            states: states.clone(),
-            metrics: Arc::clone(&metrics),
-        };
-        for (index, device) in settings.devices.iter().enumerate() {
-            let span = tracing::info_span!("device", id = %device.id);
-            pollers.spawn(
-                supervise(
-                    Arc::new(device.clone()),
-                    index,
-                    handles.clone(),
-                    stop_pollers.clone(),
-                )
-                .instrument(span),
-            );
-        }
-        drop(handles);
-        pollers.close();
-        Running {
+        let mut running = Running {
             forwarding,
             stop_forwarder,
-            pollers,
+            pollers: TaskTracker::new(),
+            devices: HashMap::new(),
+            handles: Some(PollerHandles {
+                out: tx,
+                states,
+                metrics: Arc::clone(&metrics),
+            }),
             stop_pollers,
             metrics,
+            catalog,
+            reloads: reload_rx,
+            settings,
+        };
+        for index in 0..running.settings.devices.len() {
+            let device = running.settings.devices[index].clone();
+            running.spawn_device(index, device, None);
         }
-        .until_stopped(shutdown)
-        .await
+        running.until_stopped(shutdown).await
     };
     (handle, task)
+}
+
+/// The catalogue entries for every configured tag.
+fn catalog_tags(settings: &Settings) -> Vec<TagMeta> {
+    settings.devices.iter().flat_map(|d| d.tag_meta()).collect()
+}
+
+/// A running device task.
+struct DeviceTask {
+    /// A child of `stop_pollers`: stops this device alone.
+    cancel: CancellationToken,
+    task: JoinHandle<()>,
 }
 
 /// The agent's tasks once started.
 struct Running {
     forwarding: JoinHandle<Result<(), ForwardError>>,
     stop_forwarder: CancellationToken,
+    /// Every device task ever started (stopped ones included, until they finish).
     pollers: TaskTracker,
+    /// The current device tasks by device id.
+    devices: HashMap<String, DeviceTask>,
+    /// What device tasks are given; dropped at shutdown.
+    handles: Option<PollerHandles>,
     /// A child of the shutdown token, so it can also be cancelled on its own.
     stop_pollers: CancellationToken,
     metrics: Arc<Metrics>,
+    catalog: watch::Sender<Vec<TagMeta>>,
+    reloads: mpsc::Receiver<Settings>,
+    /// The settings in effect: the devices of the last reload, the other sections as
+    /// started.
+    settings: Settings,
 }
 
 impl Running {
+    /// Starts device `index`'s supervised task, after `after` (its previous task) finished.
+    fn spawn_device(
+        &mut self,
+        index: usize,
+        device: DeviceSettings,
+        after: Option<JoinHandle<()>>,
+    ) {
+        let Some(handles) = &self.handles else {
+            return;
+        };
+        let cancel = self.stop_pollers.child_token();
+        let span = tracing::info_span!("device", id = %device.id);
+        let id = device.id.clone();
+        let supervised = supervise(Arc::new(device), index, handles.clone(), cancel.clone());
+        let task = self.pollers.spawn(
+            async move {
+                if let Some(previous) = after {
+                    let _ = previous.await;
+                }
+                supervised.await;
+            }
+            .instrument(span),
+        );
+        self.devices.insert(id, DeviceTask { cancel, task });
+    }
+
+    /// Applies newly loaded settings: devices are stopped, started or restarted per
+    /// [`reload::diff`]; the forwarder only gets the new catalogue.
+    fn reload(&mut self, new: Settings) {
+        let plan = reload::diff(&self.settings, &new);
+        for section in &plan.restart_needed {
+            tracing::warn!(
+                section = %format!("[{section}]"),
+                "configuration section changed; it cannot be applied live, restart the agent to apply it"
+            );
+        }
+        for id in &plan.removed {
+            if let Some(old) = self.devices.remove(id) {
+                old.cancel.cancel();
+            }
+        }
+        for (index, device) in new.devices.iter().enumerate() {
+            if plan.unchanged.contains(&device.id) {
+                continue;
+            }
+            let previous = self.devices.remove(&device.id).map(|old| {
+                old.cancel.cancel();
+                old.task
+            });
+            self.spawn_device(index, device.clone(), previous);
+        }
+        if let Some(handles) = &self.handles {
+            handles
+                .states
+                .replace(new.devices.iter().map(|d| d.id.as_str()), &plan.unchanged);
+        }
+        self.catalog.send_replace(catalog_tags(&new));
+        self.settings.devices = new.devices;
+        tracing::info!(
+            added = plan.added.len(),
+            removed = plan.removed.len(),
+            changed = plan.changed.len(),
+            unchanged = plan.unchanged.len(),
+            not_applied = ?plan.restart_needed,
+            devices = self.settings.devices.len(),
+            tags = self.settings.devices.iter().map(|d| d.tag_count()).sum::<usize>(),
+            "configuration reloaded"
+        );
+    }
+
+    /// Stops accepting new device tasks and waits for the running ones to finish.
+    async fn stop_pollers(&mut self) {
+        self.stop_pollers.cancel();
+        self.handles = None;
+        self.pollers.close();
+        self.pollers.wait().await;
+    }
+
     /// Waits for shutdown or for the forwarder to end, whichever comes first, then stops
     /// everything in order.
     async fn until_stopped(mut self, shutdown: CancellationToken) -> Result<(), AgentError> {
@@ -207,15 +326,18 @@ impl Running {
             Arc::clone(&self.metrics),
             self.stop_pollers.clone(),
         ));
-        let ended_early = tokio::select! {
-            biased;
-            () = shutdown.cancelled() => None,
-            ended = &mut self.forwarding => Some(ended),
+        let ended_early = loop {
+            tokio::select! {
+                biased;
+                () = shutdown.cancelled() => break None,
+                ended = &mut self.forwarding => break Some(ended),
+                Some(new) = self.reloads.recv() => self.reload(new),
+            }
         };
         let result = match ended_early {
             None => {
                 tracing::info!("shutting down: stopping pollers");
-                self.pollers.wait().await;
+                self.stop_pollers().await;
                 self.stop_forwarder.cancel();
                 match (&mut self.forwarding).await {
                     Ok(Ok(())) => Ok(()),
@@ -233,8 +355,7 @@ impl Running {
                     error = %crate::logging::chain(&error),
                     "forwarder stopped unexpectedly; nothing can be published, stopping the agent"
                 );
-                self.stop_pollers.cancel();
-                self.pollers.wait().await;
+                self.stop_pollers().await;
                 Err(error)
             }
         };
@@ -256,6 +377,46 @@ async fn log_summaries(metrics: Arc<Metrics>, stop: CancellationToken) {
             () = stop.cancelled() => return,
             _ = every.tick() => metrics.log_summary(),
         }
+    }
+}
+
+/// Reloads the configuration file at `path` on every SIGHUP until the agent stops. An
+/// invalid (or unreadable) file is reported, every problem at error as
+/// `FILE:LINE:COL: path: message`, and the agent keeps its current configuration.
+pub async fn reload_on_sighup(path: PathBuf, handle: AgentHandle) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hangup = match signal(SignalKind::hangup()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGHUP; configuration reload disabled");
+                return;
+            }
+        };
+        while hangup.recv().await.is_some() {
+            tracing::info!(config = %path.display(), "SIGHUP received; reloading the configuration");
+            match crate::config::load(&path) {
+                Ok(settings) => {
+                    if !handle.reload(settings).await {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    for line in e.to_string().lines() {
+                        tracing::error!("{line}");
+                    }
+                    tracing::error!(
+                        problems = e.problems().len(),
+                        "configuration reload rejected; keeping the running configuration"
+                    );
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (path, handle);
     }
 }
 

@@ -1,5 +1,6 @@
 //! The command line: `edge-agent run --config FILE [--log-format text|json]` and
-//! `edge-agent check-config FILE`.
+//! `edge-agent check-config FILE`. A running agent reloads FILE on SIGHUP
+//! (see [`crate::reload`]); SIGINT and SIGTERM stop it.
 //!
 //! Exit codes: 0 success; 64 (EX_USAGE) for a bad command line or an invalid or unreadable
 //! configuration, so a supervisor stops restarting; 1 when the agent fails at runtime (e.g.
@@ -32,7 +33,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the agent until SIGINT or SIGTERM.
+    /// Run the agent until SIGINT or SIGTERM; SIGHUP reloads the configuration.
     Run {
         /// Configuration file (TOML).
         #[arg(long, value_name = "FILE")]
@@ -113,7 +114,9 @@ fn run(path: &std::path::Path, log_format: LogFormat) -> ExitCode {
             }
             on_signal.cancel();
         });
-        app::run(settings, shutdown).await
+        let (handle, agent) = app::start(settings, shutdown);
+        tokio::spawn(app::reload_on_sighup(path.to_owned(), handle));
+        agent.await
     });
     if let Err(e) = &result {
         tracing::error!(error = %logging::chain(e), "agent failed");

@@ -37,6 +37,8 @@
 //!   sequence numbers, size/age limits, torn-tail recovery.
 //! - [`backoff`]: capped exponential backoff with jitter, reset only after a healthy stretch
 //!   (I/O-free).
+//! - [`reload`]: configuration reload on SIGHUP: which devices are added, removed, changed
+//!   or kept (I/O-free); [`app`] applies it without touching the forwarder or the spool.
 //! - [`metrics`]: counters, logged as one summary line every minute.
 //! - [`report`]: the `check-config` plan report. [`logging`]: tracing setup.
 //!
@@ -79,6 +81,7 @@ pub mod forward;
 pub mod logging;
 pub mod metrics;
 pub mod poll;
+pub mod reload;
 pub mod report;
 pub mod settings;
 pub mod spool;

@@ -27,7 +27,7 @@ pub struct Settings {
 }
 
 /// The agent itself.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AgentSettings {
     /// The agent's id (a topic level).
     pub id: AgentId,
@@ -36,7 +36,7 @@ pub struct AgentSettings {
 }
 
 /// MQTT connection and publishing.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct MqttSettings {
     /// Broker host name or address.
     pub host: String,
@@ -92,7 +92,7 @@ pub enum WhenFull {
 }
 
 /// Broker login. `Debug` hides the password.
-#[derive(Clone)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {
     /// Username.
     pub username: String,
@@ -118,8 +118,9 @@ pub struct BackoffSettings {
     pub max: Duration,
 }
 
-/// One device to poll.
-#[derive(Debug, Clone)]
+/// One device to poll. Equality (any field or tag differs) decides whether a reload
+/// restarts the device (`crate::reload`).
+#[derive(Debug, Clone, PartialEq)]
 pub struct DeviceSettings {
     /// The device id from the configuration (unique per agent).
     pub id: String,
@@ -138,7 +139,7 @@ pub struct DeviceSettings {
 }
 
 /// How a device is reached. One variant per protocol; OPC UA and RTU slot in here.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum DeviceSource {
     /// Modbus TCP.
     ModbusTcp {

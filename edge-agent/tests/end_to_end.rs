@@ -194,10 +194,25 @@ async fn polls_devices_and_publishes_exact_values_and_bad_quality() {
 
     // Exact values from the healthy device, every cycle; the exception only hits its request.
     let plc_batches: Vec<&Batch> = batches(&got, &plc_asset).collect();
+    // Batches sampled before the first ConnAck are spooled and replayed as backlog, marked
+    // historical; everything after is live. So historical seqs all precede live ones.
+    let first_live = plc_batches
+        .iter()
+        .filter(|b| !b.historical)
+        .map(|b| b.seq)
+        .min();
+    let last_historical = plc_batches
+        .iter()
+        .filter(|b| b.historical)
+        .map(|b| b.seq)
+        .max();
+    if let (Some(live), Some(hist)) = (first_live, last_historical) {
+        assert!(hist < live, "historical seq {hist} after live seq {live}");
+    }
+    assert!(first_live.is_some(), "no live batch at all");
     for b in &plc_batches {
         assert_eq!(b.agent, agent);
         assert_eq!(b.session, handle.session);
-        assert!(!b.historical);
         assert_eq!(b.points.len(), 11);
         assert_eq!(value(b, "speed"), (Some(Value::UInt(1480)), Quality::Good));
         let temp = Some(Value::Float(f64::from(1234.5678f32)));

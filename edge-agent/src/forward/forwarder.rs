@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use protocols::codec::CodecError;
-use protocols::model::{AgentState, DeviceStatus};
+use protocols::model::{AgentState, DeviceStatus, TagMeta};
 use rumqttc::AsyncClient;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
@@ -59,6 +59,8 @@ pub struct Forwarder {
     states: watch::Receiver<Vec<DeviceStatus>>,
     metrics: Arc<Metrics>,
     grace: Duration,
+    /// New catalogue tags after a configuration reload.
+    catalog: Option<watch::Receiver<Vec<TagMeta>>>,
 }
 
 impl Forwarder {
@@ -84,7 +86,16 @@ impl Forwarder {
             states: states.subscribe(),
             metrics,
             grace: settings.agent.shutdown_grace,
+            catalog: None,
         }
+    }
+
+    /// Republishes the tag catalogue (and status) whenever `catalog` changes: a reload
+    /// changed the devices. Nothing else about the forwarder changes.
+    #[must_use]
+    pub fn with_catalog_updates(mut self, catalog: watch::Receiver<Vec<TagMeta>>) -> Self {
+        self.catalog = Some(catalog);
+        self
     }
 
     /// Publishes until `cancel` fires, then flushes for at most the grace period, publishes
@@ -129,6 +140,9 @@ impl Forwarder {
                     None => input_open = false,
                 },
                 Ok(()) = self.states.changed() => s.status_dirty = true,
+                tags = next_catalog(&mut self.catalog) => {
+                    s.set_catalog(tags, self.states.borrow().clone());
+                }
                 _ = sync.tick() => s.sync(protocols::model::now_ns()),
                 () = sleep_until_some(replay) => {}
             }
@@ -198,6 +212,17 @@ impl Forwarder {
             "forwarder stopped"
         );
     }
+}
+
+/// The next catalogue after a reload; never completes without a (live) receiver.
+async fn next_catalog(catalog: &mut Option<watch::Receiver<Vec<TagMeta>>>) -> Vec<TagMeta> {
+    if let Some(rx) = catalog {
+        if rx.changed().await.is_ok() {
+            return rx.borrow_and_update().clone();
+        }
+        *catalog = None;
+    }
+    std::future::pending().await
 }
 
 /// Sleeps until `at`, or forever when `None`.

@@ -2,7 +2,9 @@
 //! the presence status, on the topics from `protocols::topic`.
 
 use protocols::codec::{self, CodecError, Encoding, Message};
-use protocols::model::{AgentId, AgentState, AgentStatus, Batch, DeviceStatus, TagCatalog, now_ns};
+use protocols::model::{
+    AgentId, AgentState, AgentStatus, Batch, DeviceStatus, TagCatalog, TagMeta, now_ns,
+};
 use protocols::topic::Topic;
 
 use crate::poll::DeviceBatch;
@@ -91,6 +93,11 @@ impl Messages {
     /// The tag catalogue.
     pub(crate) fn catalog(&self) -> Result<Vec<u8>, CodecError> {
         codec::encode(&Message::Catalog(self.catalog.clone()), self.encoding)
+    }
+
+    /// Replaces the catalogue's tags (after a configuration reload).
+    pub(crate) fn set_tags(&mut self, tags: Vec<TagMeta>) {
+        self.catalog.tags = tags;
     }
 
     /// A presence message.

@@ -11,7 +11,9 @@
 //! unacknowledged at a time, and matches them to PUBACKs (`inflight.rs`); a PUBACK marks
 //! the record acknowledged in the spool. On every ConnAck it publishes the retained tag catalogue
 //! (`Topic::Meta`) and the retained online status (`Topic::Status`); the status is
-//! republished whenever a device's connection state changes. The Last Will is a retained
+//! republished whenever a device's connection state changes, and both are republished when
+//! a configuration reload changes the devices ([`Forwarder::with_catalog_updates`]; the
+//! forwarder itself, its spool and what is in flight are untouched by a reload). The Last Will is a retained
 //! offline status. On shutdown it fsyncs the spool, flushes for at most the grace period,
 //! publishes a retained offline status and disconnects.
 //!

@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use protocols::model::{AgentState, DeviceStatus};
+use protocols::model::{AgentState, DeviceStatus, TagMeta};
 use rumqttc::{AsyncClient, QoS};
 use tokio::time::Instant;
 
@@ -172,13 +172,7 @@ impl Session {
         }
         self.ever_connected = true;
         self.report_dropped();
-        match self.messages.catalog() {
-            Ok(payload) => {
-                let topic = self.messages.meta_topic.clone();
-                self.publish_control("catalog", topic, payload);
-            }
-            Err(error) => tracing::error!(%error, "cannot encode the tag catalogue"),
-        }
+        self.publish_catalog();
         self.publish_status(AgentState::Online, devices);
     }
 
@@ -289,6 +283,27 @@ impl Session {
                 tracing::debug!(%error, "MQTT client queue full; retrying later");
                 false
             }
+        }
+    }
+
+    /// Replaces the tag catalogue (a configuration reload) and, if connected, republishes
+    /// it and the status; otherwise the next ConnAck publishes them. Nothing spooled or in
+    /// flight is touched.
+    pub(crate) fn set_catalog(&mut self, tags: Vec<TagMeta>, devices: Vec<DeviceStatus>) {
+        self.messages.set_tags(tags);
+        if self.connected {
+            self.publish_catalog();
+            self.publish_status(AgentState::Online, devices);
+        }
+    }
+
+    fn publish_catalog(&mut self) {
+        match self.messages.catalog() {
+            Ok(payload) => {
+                let topic = self.messages.meta_topic.clone();
+                self.publish_control("catalog", topic, payload);
+            }
+            Err(error) => tracing::error!(%error, "cannot encode the tag catalogue"),
         }
     }
 

@@ -6,7 +6,8 @@ use protocols::model::{AssetPath, Point};
 /// [`Batch`](protocols::model::Batch), adding agent, session and sequence number.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeviceBatch {
-    /// Index of the device in [`Settings::devices`](crate::settings::Settings::devices).
+    /// Index of the device in [`Settings::devices`](crate::settings::Settings::devices)
+    /// when its task was started (a reload may reorder devices; the asset identifies it).
     pub device: usize,
     /// The device's asset; every point belongs to it.
     pub asset: AssetPath,

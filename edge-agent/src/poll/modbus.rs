@@ -184,7 +184,7 @@ impl ModbusPoller {
             tracing::warn!(%error, %reason, retry_in = ?delay, "device unreachable; publishing bad-quality points until it returns");
             self.handles
                 .states
-                .set(self.index, DeviceState::Disconnected);
+                .set(&self.device.id, DeviceState::Disconnected);
         } else {
             tracing::debug!(%error, retry_in = ?delay, "device still unreachable");
         }
@@ -199,7 +199,7 @@ impl ModbusPoller {
             tracing::warn!(%reason, "device answers every request with an exception; reporting it disconnected until it returns data");
             self.handles
                 .states
-                .set(self.index, DeviceState::Disconnected);
+                .set(&self.device.id, DeviceState::Disconnected);
         } else {
             tracing::debug!(%reason, "device still answers only with exceptions");
         }
@@ -220,7 +220,9 @@ impl ModbusPoller {
             }
             _ => return,
         }
-        self.handles.states.set(self.index, DeviceState::Connected);
+        self.handles
+            .states
+            .set(&self.device.id, DeviceState::Connected);
     }
 
     /// A bad point for every tag, with the current failure reason.

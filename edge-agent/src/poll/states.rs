@@ -25,14 +25,37 @@ impl DeviceStates {
         }
     }
 
-    /// Sets device `index`'s state; watchers are woken only if it changed.
-    pub fn set(&self, index: usize, state: DeviceState) {
-        self.tx.send_if_modified(|all| match all.get_mut(index) {
-            Some(d) if d.state != state => {
-                d.state = state;
-                true
-            }
-            _ => false,
+    /// Sets device `id`'s state; watchers are woken only if it changed. Unknown ids (a
+    /// device removed by a reload, finishing its last cycle) are ignored.
+    pub fn set(&self, id: &str, state: DeviceState) {
+        self.tx
+            .send_if_modified(|all| match all.iter_mut().find(|d| d.id == id) {
+                Some(d) if d.state != state => {
+                    d.state = state;
+                    true
+                }
+                _ => false,
+            });
+    }
+
+    /// Replaces the device list after a reload, in the new configuration order: devices in
+    /// `keep` retain their state, every other one starts `Disconnected`. Watchers are woken.
+    pub fn replace<'a>(&self, ids: impl IntoIterator<Item = &'a str>, keep: &[String]) {
+        self.tx.send_modify(|all| {
+            let old = std::mem::take(all);
+            *all = ids
+                .into_iter()
+                .map(|id| {
+                    let state = old
+                        .iter()
+                        .find(|d| d.id == id && keep.iter().any(|k| k == id))
+                        .map_or(DeviceState::Disconnected, |d| d.state);
+                    DeviceStatus {
+                        id: id.to_owned(),
+                        state,
+                    }
+                })
+                .collect();
         });
     }
 
