@@ -1,5 +1,8 @@
 //! In-memory table of edge agents: presence from their status messages, last seen from any
-//! message. Lost on restart; the agents' retained status messages refill it on reconnect.
+//! message, and batch sequence numbers (gaps) as the MQTT ingest task's sequence tracker
+//! reports them after each batch ([`AgentTable::record_batch`]). Lost on restart; the
+//! agents' retained status messages refill it on reconnect. The std lock is only taken in
+//! synchronous methods, never across `.await`.
 
 use std::collections::HashMap;
 use std::sync::{PoisonError, RwLock};
@@ -19,6 +22,37 @@ pub struct AgentInfo {
     pub devices: Vec<(String, bool)>,
     /// When any message from the agent last arrived.
     pub last_seen_ns: TimestampNs,
+    /// Batch sequence numbers.
+    pub seq: AgentSeq,
+}
+
+/// Batch sequence numbers of one agent since this aggregator started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AgentSeq {
+    /// Batches received (re-deliveries included).
+    pub batches_received: u64,
+    /// Batches missing now: went missing and not (yet) filled, across the sessions the
+    /// tracker remembers.
+    pub missing_batches: u64,
+    /// Batches that ever went missing (a seq jump).
+    pub gaps_total: u64,
+    /// Missing batches that arrived later (replayed backlog).
+    pub gaps_filled_total: u64,
+    /// Highest seq of the agent's most recently used session.
+    pub last_seq: Option<u64>,
+}
+
+/// What one batch did to an agent's sequence numbers, from the ingest's tracker.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchSeq {
+    /// Batches that went missing because of this one.
+    pub opened: u64,
+    /// Missing batches this one filled (0 or 1).
+    pub filled: u64,
+    /// Batches missing now, after this one.
+    pub missing: u64,
+    /// Highest seq of the session now.
+    pub last_seq: Option<u64>,
 }
 
 /// Agent id → info.
@@ -41,6 +75,7 @@ impl AgentTable {
             status_ts_ns: None,
             devices: Vec::new(),
             last_seen_ns: recv_ns,
+            seq: AgentSeq::default(),
         });
         info.last_seen_ns = info.last_seen_ns.max(recv_ns);
         f(info)
@@ -49,6 +84,20 @@ impl AgentTable {
     /// Records that a message from `agent` arrived.
     pub fn seen(&self, agent: &AgentId, recv_ns: TimestampNs) {
         self.with(agent, recv_ns, |_| ());
+    }
+
+    /// Records a batch from `agent` and its sequence bookkeeping. Returns the number of
+    /// batches missing before it, so callers can log when that number leaves or returns to 0.
+    pub fn record_batch(&self, agent: &AgentId, recv_ns: TimestampNs, batch: BatchSeq) -> u64 {
+        self.with(agent, recv_ns, |info| {
+            let before = info.seq.missing_batches;
+            info.seq.batches_received += 1;
+            info.seq.gaps_total += batch.opened;
+            info.seq.gaps_filled_total += batch.filled;
+            info.seq.missing_batches = batch.missing;
+            info.seq.last_seq = batch.last_seq;
+            before
+        })
     }
 
     /// Applies a status message unless an equally new or newer one was applied. Returns the
@@ -119,5 +168,34 @@ mod tests {
         let snap = t.snapshot();
         assert_eq!(snap[0].1.state, Some(AgentState::Offline));
         assert_eq!(snap[0].1.last_seen_ns, 103);
+    }
+
+    #[test]
+    fn batches_accumulate_counters() {
+        let t = AgentTable::default();
+        let a = AgentId::new("edge-01").unwrap();
+        let b = |opened, filled, missing, last| BatchSeq {
+            opened,
+            filled,
+            missing,
+            last_seq: Some(last),
+        };
+        assert_eq!(t.record_batch(&a, 10, b(0, 0, 0, 0)), 0);
+        assert_eq!(t.record_batch(&a, 11, b(2, 0, 2, 3)), 0);
+        assert_eq!(t.record_batch(&a, 12, b(0, 1, 1, 3)), 2);
+        assert_eq!(t.record_batch(&a, 9, b(0, 1, 0, 3)), 1);
+        let (_, info) = &t.snapshot()[0];
+        assert_eq!(
+            info.seq,
+            AgentSeq {
+                batches_received: 4,
+                missing_batches: 0,
+                gaps_total: 2,
+                gaps_filled_total: 2,
+                last_seq: Some(3),
+            }
+        );
+        assert_eq!(info.last_seen_ns, 12);
+        assert_eq!(info.state, None);
     }
 }

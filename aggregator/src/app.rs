@@ -237,6 +237,7 @@ impl App {
             started,
             broker_kind: kind,
             ingest: health,
+            stale: settings.ingest.stale,
         };
         let api_cancel = cancel.child_token();
         let request_timeout = settings.api.request_timeout;

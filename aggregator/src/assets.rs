@@ -2,10 +2,9 @@
 //!
 //! Rules, first match wins:
 //! 1. `offline`: the asset has latest values and every one of them is bad quality.
-//! 2. `stale`: nothing received within 3 × the largest poll interval of its tags (1 s when
-//!    a tag's interval is unknown), but never less than [`MIN_STALE_AFTER_NS`], or nothing
-//!    received at all. The floor absorbs publish batching and transport latency, which for
-//!    fast-polled tags (100 ms) would otherwise flip assets to stale on any hiccup.
+//! 2. `stale`: every tag with a latest value is stale by the [`StaleRule`] (by default 3 ×
+//!    its poll interval, 1 s when unknown, at least `stale_min` = 3 s), or nothing received
+//!    at all. The same rule marks single values stale in `/api/v1/latest`.
 //! 3. `running` / `stopped`: from a bool tag named `running`, if the asset has one with a value.
 //! 4. `online`.
 
@@ -14,14 +13,9 @@ use std::collections::HashMap;
 use protocols::model::{QualityLevel, TagId, TimestampNs, Value};
 
 use crate::cache::LatestValue;
+use crate::stale::StaleRule;
 use crate::store::TagRecord;
 
-/// Poll interval assumed for tags without catalogue metadata.
-pub const DEFAULT_POLL_INTERVAL_MS: u32 = 1000;
-/// An asset is stale after this many poll intervals without an update.
-pub const STALE_AFTER_INTERVALS: i64 = 3;
-/// Shortest time without updates after which an asset is stale (3 × the default interval).
-pub const MIN_STALE_AFTER_NS: i64 = 3_000_000_000;
 /// Name of the bool tag that says whether an asset runs.
 pub const RUNNING_TAG: &str = "running";
 
@@ -62,6 +56,8 @@ pub struct AssetSummary {
     pub tag_count: usize,
     /// Tags whose latest value is bad quality.
     pub bad_tags: usize,
+    /// Tags whose latest value is stale (tags without any value are not counted).
+    pub stale_tags: usize,
     /// Newest receive time of any of its tags.
     pub last_update_ns: Option<TimestampNs>,
 }
@@ -70,6 +66,7 @@ pub struct AssetSummary {
 pub fn summarize(
     tags: &[&TagRecord],
     latest: &HashMap<TagId, LatestValue>,
+    rule: &StaleRule,
     now_ns: TimestampNs,
 ) -> AssetSummary {
     let values: Vec<(&TagRecord, &LatestValue)> = tags
@@ -79,16 +76,10 @@ pub fn summarize(
     let is_bad = |v: &LatestValue| v.quality.level() == QualityLevel::Bad;
     let bad_tags = values.iter().filter(|(_, v)| is_bad(v)).count();
     let last_update_ns = values.iter().map(|(_, v)| v.receive_ts_ns).max();
-    let max_poll_ms = tags
+    let stale_tags = values
         .iter()
-        .map(|t| match t.poll_interval_ms {
-            Some(ms) if ms > 0 => ms,
-            _ => DEFAULT_POLL_INTERVAL_MS,
-        })
-        .max()
-        .unwrap_or(DEFAULT_POLL_INTERVAL_MS);
-    let stale_after_ns =
-        (STALE_AFTER_INTERVALS * i64::from(max_poll_ms) * 1_000_000).max(MIN_STALE_AFTER_NS);
+        .filter(|(t, v)| rule.is_stale(t.poll_interval_ms, v.receive_ts_ns, now_ns))
+        .count();
     let running = values
         .iter()
         .find(|(t, _)| t.id.name() == RUNNING_TAG)
@@ -98,7 +89,7 @@ pub fn summarize(
         });
     let status = if !values.is_empty() && bad_tags == values.len() {
         AssetStatus::Offline
-    } else if last_update_ns.is_none_or(|t| now_ns.saturating_sub(t) > stale_after_ns) {
+    } else if stale_tags == values.len() {
         AssetStatus::Stale
     } else {
         match running {
@@ -111,6 +102,7 @@ pub fn summarize(
         status,
         tag_count: tags.len(),
         bad_tags,
+        stale_tags,
         last_update_ns,
     }
 }
@@ -150,7 +142,12 @@ mod tests {
             .iter()
             .map(|(i, v)| (tags[*i].id.clone(), v.clone()))
             .collect();
-        summarize(&tags.iter().collect::<Vec<_>>(), &map, now)
+        summarize(
+            &tags.iter().collect::<Vec<_>>(),
+            &map,
+            &StaleRule::default(),
+            now,
+        )
     }
 
     #[test]
@@ -180,13 +177,23 @@ mod tests {
             (s.status, s.last_update_ns),
             (AssetStatus::Stopped, Some(now - SEC))
         );
-        // stale: 3 × max(500 ms, 1 s default) = 3 s
+        // stale: `running` has no interval → 3 × 1 s default = 3 s
         let s = run(
             &tags,
             &[(1, good(Value::Bool(true), now - 3 * SEC - 1))],
             now,
         );
-        assert_eq!(s.status, AssetStatus::Stale);
+        assert_eq!((s.status, s.stale_tags), (AssetStatus::Stale, 1));
+        // one fresh tag keeps the asset fresh; the stale one is still counted
+        let s = run(
+            &tags,
+            &[
+                (0, good(Value::Float(1.0), now)),
+                (1, good(Value::Bool(true), now - 4 * SEC)),
+            ],
+            now,
+        );
+        assert_eq!((s.status, s.stale_tags), (AssetStatus::Running, 1));
         let s = run(&tags, &[(1, good(Value::Bool(true), now - 3 * SEC))], now);
         assert_eq!(s.status, AssetStatus::Running);
         // fast polling still gets the 3 s floor; slow polling stretches it

@@ -25,5 +25,6 @@ pub mod config;
 mod ingest;
 pub mod logging;
 pub mod metrics;
+pub mod stale;
 pub mod store;
 pub mod supervise;

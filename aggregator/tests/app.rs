@@ -89,7 +89,10 @@ async fn end_to_end_over_mqtt_and_http() {
     aggregator::logging::init(aggregator::logging::LogFormat::Text);
     let dir = tempfile::tempdir().unwrap();
     let test_start = now_ns();
-    let app = start(test_settings(dir.path(), None)).await;
+    let mut settings = test_settings(dir.path(), None);
+    // Staleness has its own test (gaps_and_stale.rs); here a slow machine must not flip it.
+    settings.ingest.stale.min = Duration::from_secs(3600);
+    let app = start(settings).await;
     let ready = app.ready_line();
     assert!(
         ready.starts_with("aggregator ready api=127.0.0.1:"),
@@ -264,7 +267,7 @@ async fn end_to_end_over_mqtt_and_http() {
     }
     let entry = |name: &str, value: Json, ty: &str, ts: i64| {
         json!({"tag": format!("{MOTOR}/{name}"), "value": value, "value_type": ty, "quality": "good",
-               "reason": null, "source_ts_ns": ts, "receive_ts_ns": null})
+               "reason": null, "source_ts_ns": ts, "receive_ts_ns": null, "stale": false})
     };
     assert_eq!(
         latest,
@@ -281,7 +284,7 @@ async fn end_to_end_over_mqtt_and_http() {
     assert_eq!(
         pump_latest,
         json!([{"tag": format!("{PUMP}/pressure"), "value": null, "value_type": null, "quality": "bad",
-                "reason": "timeout", "source_ts_ns": t0 + SEC, "receive_ts_ns": null}])
+                "reason": "timeout", "source_ts_ns": t0 + SEC, "receive_ts_ns": null, "stale": false}])
     );
 
     // assets
@@ -301,9 +304,9 @@ async fn end_to_end_over_mqtt_and_http() {
         assets,
         json!({"sites": [{"name": "demo", "areas": [{"name": "hall-1", "lines": [
             {"name": "line-1", "assets": [{"id": MOTOR, "name": "motor-01", "status": "running",
-                "tag_count": 4, "bad_tags": 0, "last_update_ns": null}]},
+                "tag_count": 4, "bad_tags": 0, "stale_tags": 0, "last_update_ns": null}]},
             {"name": "line-2", "assets": [{"id": PUMP, "name": "pump-01", "status": "offline",
-                "tag_count": 1, "bad_tags": 1, "last_update_ns": null}]}
+                "tag_count": 1, "bad_tags": 1, "stale_tags": 0, "last_update_ns": null}]}
         ]}]}]})
     );
 

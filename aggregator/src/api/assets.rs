@@ -4,8 +4,11 @@
 //! ```json
 //! {"sites":[{"name":"demo","areas":[{"name":"hall-1","lines":[{"name":"line-1","assets":[
 //!   {"id":"demo/hall-1/line-1/motor-01","name":"motor-01","status":"running",
-//!    "tag_count":10,"bad_tags":0,"last_update_ns":1700000000000000000}]}]}]}]}
+//!    "tag_count":10,"bad_tags":0,"stale_tags":0,"last_update_ns":1700000000000000000}]}]}]}]}
 //! ```
+//!
+//! `stale_tags` counts the asset's tags whose latest value is stale now
+//! ([`crate::stale::StaleRule`]); tags without any value are not counted.
 
 use std::collections::BTreeMap;
 
@@ -52,13 +55,14 @@ pub(crate) async fn assets(State(s): State<ApiState>) -> Result<Json<Value>, Api
                             let assets = assets
                                 .into_iter()
                                 .map(|(asset, tags)| {
-                                    let sum = summarize(&tags, &latest, now);
+                                    let sum = summarize(&tags, &latest, &s.stale, now);
                                     json!({
                                         "id": asset.as_str(),
                                         "name": asset.name(),
                                         "status": sum.status.as_str(),
                                         "tag_count": sum.tag_count,
                                         "bad_tags": sum.bad_tags,
+                                        "stale_tags": sum.stale_tags,
                                         "last_update_ns": sum.last_update_ns,
                                     })
                                 })

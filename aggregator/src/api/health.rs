@@ -57,6 +57,7 @@ mod tests {
     use super::*;
     use crate::config::StorageTarget;
     use crate::ingest::IngestHealth;
+    use crate::stale::StaleRule;
     use crate::store::Store;
 
     #[tokio::test]
@@ -74,6 +75,7 @@ mod tests {
             started: Instant::now(),
             broker_kind: "embedded",
             ingest: connected(),
+            stale: StaleRule::default(),
         };
         let (code, Json(body)) = health(State(state.clone())).await;
         assert_eq!((code, &body["status"]), (StatusCode::OK, &json!("ok")));
@@ -105,6 +107,7 @@ mod tests {
             started: Instant::now(),
             broker_kind: "external",
             ingest,
+            stale: StaleRule::default(),
         };
         let h = connected();
         let (code, Json(body)) = health(State(state(h.clone()))).await;

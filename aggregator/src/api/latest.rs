@@ -1,17 +1,21 @@
 //! `GET /api/v1/latest?tags=a,b` or `?asset=ID` (exactly one of the two): latest values from
 //! the cache,
-//! `[{"tag","value","value_type","quality","reason","source_ts_ns","receive_ts_ns"}]`.
+//! `[{"tag","value","value_type","quality","reason","source_ts_ns","receive_ts_ns","stale"}]`.
 //!
 //! With `tags`, entries follow the requested order; any tag unknown to storage is a 404
 //! naming it; a known tag without any value yet is left out. With `asset`, entries are
 //! sorted by tag; an asset without tags is a 404.
+//!
+//! `stale` is true when the value was received longer ago than the configured
+//! [`crate::stale::StaleRule`] allows for the tag's catalogue poll interval (read from the
+//! store, one query per asset involved).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use protocols::model::TagId;
+use protocols::model::{AssetPath, TagId, now_ns};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -54,12 +58,23 @@ pub(crate) async fn latest(
         (None, Some(asset)) => {
             let asset = parse_asset(asset)?;
             let entries = s.cache.of_asset(&asset);
-            // Only an asset with no cached value needs the store to tell "known, no data
-            // yet" from "unknown"; the common case is served from memory alone.
-            if entries.is_empty() && s.store.tags(Some(&asset)).await?.is_empty() {
+            // The store's tags tell "known, no data yet" from "unknown" and give the poll
+            // intervals for staleness.
+            let tags = s.store.tags(Some(&asset)).await?;
+            if entries.is_empty() && tags.is_empty() {
                 return Err(ApiError::NotFound(format!("unknown asset '{asset}'")));
             }
-            entries
+            let now = now_ns();
+            let polls: HashMap<TagId, Option<u32>> = tags
+                .into_iter()
+                .map(|t| (t.id, t.poll_interval_ms))
+                .collect();
+            return Ok(Json(Value::Array(
+                entries
+                    .iter()
+                    .map(|(t, v)| entry(t, v, stale(&s, &polls, t, v, now)))
+                    .collect(),
+            )));
         }
         _ => {
             return Err(ApiError::BadRequest(
@@ -67,9 +82,31 @@ pub(crate) async fn latest(
             ));
         }
     };
+    let assets: HashSet<AssetPath> = entries.iter().map(|(t, _)| t.asset()).collect();
+    let mut polls = HashMap::new();
+    for asset in assets {
+        for t in s.store.tags(Some(&asset)).await? {
+            polls.insert(t.id, t.poll_interval_ms);
+        }
+    }
+    let now = now_ns();
     Ok(Json(Value::Array(
-        entries.iter().map(|(t, v)| entry(t, v)).collect(),
+        entries
+            .iter()
+            .map(|(t, v)| entry(t, v, stale(&s, &polls, t, v, now)))
+            .collect(),
     )))
+}
+
+fn stale(
+    s: &ApiState,
+    polls: &HashMap<TagId, Option<u32>>,
+    tag: &TagId,
+    v: &LatestValue,
+    now: i64,
+) -> bool {
+    let poll = polls.get(tag).copied().flatten();
+    s.stale.is_stale(poll, v.receive_ts_ns, now)
 }
 
 fn parse_tag_list(list: &str) -> Result<Vec<TagId>, ApiError> {
@@ -87,7 +124,7 @@ fn parse_tag_list(list: &str) -> Result<Vec<TagId>, ApiError> {
     Ok(tags)
 }
 
-fn entry(tag: &TagId, v: &LatestValue) -> Value {
+fn entry(tag: &TagId, v: &LatestValue, stale: bool) -> Value {
     json!({
         "tag": tag.as_str(),
         "value": value_json(v.value.as_ref()),
@@ -96,5 +133,6 @@ fn entry(tag: &TagId, v: &LatestValue) -> Value {
         "reason": v.quality.reason(),
         "source_ts_ns": v.source_ts_ns,
         "receive_ts_ns": v.receive_ts_ns,
+        "stale": stale,
     })
 }

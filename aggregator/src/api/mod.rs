@@ -7,7 +7,7 @@
 //! | `GET /api/v1/tags[?asset=ID]` | tag metadata |
 //! | `GET /api/v1/latest?tags=a,b` or `?asset=ID` | latest values |
 //! | `GET /api/v1/history?tag=ID&from=&to=&max_points=` | raw points or buckets |
-//! | `GET /api/v1/agents` | edge agents' presence |
+//! | `GET /api/v1/agents` | edge agents' presence and sequence gaps |
 //! | `GET /metrics` | Prometheus / OpenMetrics text |
 //!
 //! Handlers read the store and the latest-value cache; errors go through `error::ApiError`.
@@ -42,6 +42,7 @@ use crate::agents::AgentTable;
 use crate::cache::LatestCache;
 use crate::ingest::IngestHealth;
 use crate::metrics::Metrics;
+use crate::stale::StaleRule;
 use crate::store::Store;
 use error::ApiError;
 
@@ -75,6 +76,8 @@ pub(crate) struct ApiState {
     pub(crate) broker_kind: &'static str,
     /// Ingest liveness for the health endpoint.
     pub(crate) ingest: Arc<IngestHealth>,
+    /// When a latest value counts as stale.
+    pub(crate) stale: StaleRule,
 }
 
 pub(crate) fn router(state: ApiState, request_timeout: Duration) -> Router {

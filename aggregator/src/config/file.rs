@@ -31,6 +31,9 @@ pub(crate) struct ConfigFile {
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct IngestSection {
     pub(crate) max_future_skew: Option<Spanned<HumanDuration>>,
+    /// Integer or float.
+    pub(crate) stale_after_intervals: Option<Spanned<f64>>,
+    pub(crate) stale_min: Option<Spanned<HumanDuration>>,
 }
 
 /// `[mqtt]`

@@ -16,6 +16,9 @@
 //! [ingest]
 //! max_future_skew = "5m"             # points further ahead of receive time are stored but
 //!                                    # never become a tag's latest value
+//! stale_after_intervals = 3          # a tag is stale after this many poll intervals (> 1;
+//!                                    # integer or float) without an update...
+//! stale_min = "3s"                   # ...but never sooner than this
 //! [storage]
 //! backend = "sqlite"                 # sqlite | postgres
 //! sqlite_path = "data/sentia.db"     # default {data_dir}/sentia.db
@@ -45,6 +48,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use problem::{Location, Problem};
+
+use crate::stale::StaleRule;
 
 /// Default embedded broker listener (1883 is taken by a system Mosquitto on our machines).
 pub const DEFAULT_BROKER_LISTEN: &str = "127.0.0.1:11883";
@@ -136,6 +141,8 @@ pub struct IngestSettings {
     /// Points whose source timestamp is further than this ahead of their receive time are
     /// stored but do not update the latest-value cache.
     pub max_future_skew: Duration,
+    /// When a tag's latest value counts as stale (`/api/v1/latest`, asset status).
+    pub stale: StaleRule,
 }
 
 /// The broker the ingest connects to.

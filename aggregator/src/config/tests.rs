@@ -160,6 +160,7 @@ fn the_example_config_is_valid() {
     let s = load_str(Some(&path), text, &Overrides::default(), &|_| None).unwrap();
     assert_eq!(s.storage.target.backend_name(), "sqlite");
     assert_eq!(s.api.listen.port(), 8470);
+    assert_eq!(s.ingest.stale, crate::stale::StaleRule::default());
 }
 
 #[test]
@@ -199,4 +200,48 @@ fn timeouts_and_future_skew() {
         problems[2].starts_with("a.toml:6:19: api.request_timeout: "),
         "{problems:#?}"
     );
+}
+
+#[test]
+fn stale_rule_keys() {
+    let s = load("", &Overrides::default()).unwrap();
+    assert_eq!(s.ingest.stale.after_intervals, 3.0);
+    assert_eq!(s.ingest.stale.min, Duration::from_secs(3));
+    // An integer and a float both work.
+    let s = load(
+        "[ingest]\nstale_after_intervals = 5\nstale_min = \"500ms\"\n",
+        &Overrides::default(),
+    )
+    .unwrap();
+    assert_eq!(s.ingest.stale.after_intervals, 5.0);
+    assert_eq!(s.ingest.stale.min, Duration::from_millis(500));
+    let s = load(
+        "[ingest]\nstale_after_intervals = 2.5\n",
+        &Overrides::default(),
+    )
+    .unwrap();
+    assert_eq!(s.ingest.stale.after_intervals, 2.5);
+    // Both bad ones, with the other rules, reported at once.
+    let text = "[ingest]\nstale_after_intervals = 1\nstale_min = \"0s\"\n[api]\nrequest_timeout = \"1ms\"\n";
+    let problems = load(text, &Overrides::default()).unwrap_err();
+    assert_eq!(problems.len(), 3, "{problems:#?}");
+    assert!(
+        problems[0]
+            .starts_with("a.toml:2:25: ingest.stale_after_intervals: 1 must be greater than 1"),
+        "{problems:#?}"
+    );
+    assert!(
+        problems[1].starts_with("a.toml:3:13: ingest.stale_min: must be between"),
+        "{problems:#?}"
+    );
+    assert!(
+        problems[2].starts_with("a.toml:5:19: api.request_timeout: "),
+        "{problems:#?}"
+    );
+    let problems = load(
+        "[ingest]\nstale_after_intervals = 0.5\n",
+        &Overrides::default(),
+    )
+    .unwrap_err();
+    assert_eq!(problems.len(), 1, "{problems:#?}");
 }

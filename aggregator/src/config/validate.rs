@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use toml::Spanned;
 
+use crate::stale::{DEFAULT_STALE_AFTER_INTERVALS, DEFAULT_STALE_MIN, StaleRule};
+
 use super::file::{Backend, ConfigFile, MqttMode};
 use super::problem::{Origin, Problem, SourceMap};
 use super::secret::{is_postgres_url, postgres_url};
@@ -26,6 +28,8 @@ const DEFAULT_MAX_BATCH_MESSAGES: i64 = 50;
 const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 const DEFAULT_MAX_FUTURE_SKEW: Duration = Duration::from_secs(5 * 60);
 const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest `ingest.stale_after_intervals`: beyond it "stale" would mean "never".
+const MAX_STALE_AFTER_INTERVALS: f64 = 1000.0;
 /// Default MQTT port for `mqtt://host` without a port.
 const MQTT_DEFAULT_PORT: u16 = 1883;
 
@@ -95,6 +99,11 @@ pub(crate) fn validate(
         (Duration::from_secs(1), Duration::from_secs(7 * 24 * 3600)),
         ("ingest.max_future_skew", "1s and 7d"),
     );
+    let stale = stale_rule(
+        &mut c,
+        split(file.ingest.stale_after_intervals),
+        split(file.ingest.stale_min),
+    );
     let storage = storage(&mut c, file.storage, overrides, &data_dir, env);
     let request_timeout = duration(
         &mut c,
@@ -115,7 +124,10 @@ pub(crate) fn validate(
             data_dir,
             shutdown_grace: grace,
             mqtt,
-            ingest: IngestSettings { max_future_skew },
+            ingest: IngestSettings {
+                max_future_skew,
+                stale,
+            },
             storage,
             api: ApiSettings {
                 listen,
@@ -123,6 +135,43 @@ pub(crate) fn validate(
             },
         }),
         _ => Err(c.problems),
+    }
+}
+
+/// `ingest.stale_after_intervals` (finite, > 1, at most [`MAX_STALE_AFTER_INTERVALS`]) and
+/// `ingest.stale_min`.
+fn stale_rule(
+    c: &mut Check<'_>,
+    intervals: Option<(f64, Origin)>,
+    min: Option<(super::file::HumanDuration, Origin)>,
+) -> StaleRule {
+    let (after_intervals, origin) =
+        intervals.unwrap_or((DEFAULT_STALE_AFTER_INTERVALS, Origin::Default));
+    let after_intervals = if after_intervals.is_finite()
+        && after_intervals > 1.0
+        && after_intervals <= MAX_STALE_AFTER_INTERVALS
+    {
+        after_intervals
+    } else {
+        c.fail(
+            &origin,
+            "ingest.stale_after_intervals",
+            format!(
+                "{after_intervals} must be greater than 1 and at most {MAX_STALE_AFTER_INTERVALS}"
+            ),
+        );
+        DEFAULT_STALE_AFTER_INTERVALS
+    };
+    let min = duration(
+        c,
+        min,
+        DEFAULT_STALE_MIN,
+        (Duration::from_millis(10), Duration::from_secs(24 * 3600)),
+        ("ingest.stale_min", "10ms and 1d"),
+    );
+    StaleRule {
+        after_intervals,
+        min,
     }
 }
 

@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use super::batcher::WriterInput;
 use super::classify::{Inbound, classify};
 use super::mqtt::{Bookkeeping, IngestCore};
+use crate::agents::BatchSeq;
 
 impl IngestCore {
     pub(super) async fn on_publish(&mut self, p: Publish, cancel: &CancellationToken) {
@@ -39,13 +40,34 @@ impl IngestCore {
                 done(&mut self.b);
             }
             Ok(Inbound::Batch(batch)) => {
-                self.agents.seen(&batch.agent, recv_ns);
                 let change = self.b.seq.observe(&batch.agent, batch.session, batch.seq);
+                let summary = self.b.seq.summary(&batch.agent);
+                let before = self.agents.record_batch(
+                    &batch.agent,
+                    recv_ns,
+                    BatchSeq {
+                        opened: change.opened,
+                        filled: change.filled,
+                        missing: summary.outstanding,
+                        last_seq: summary.last_seq,
+                    },
+                );
                 if change.opened > 0 {
                     self.metrics.seq_gaps.inc_by(change.opened);
                     tracing::debug!(agent = %batch.agent, session = batch.session, seq = batch.seq, missing = change.opened, "sequence gap");
                 }
                 self.metrics.seq_gaps_filled.inc_by(change.filled);
+                match (before, summary.outstanding) {
+                    (0, now) if now > 0 => {
+                        tracing::warn!(agent = %batch.agent, session = batch.session, seq = batch.seq, missing = now,
+                        "agent batches missing (sequence gap); waiting for the replay to fill it")
+                    }
+                    (was, 0) if was > 0 => {
+                        tracing::info!(agent = %batch.agent, session = batch.session, seq = batch.seq,
+                        "agent sequence gaps filled; no batches missing")
+                    }
+                    _ => {}
+                }
                 self.metrics.batches_received.inc();
                 self.metrics
                     .points_received

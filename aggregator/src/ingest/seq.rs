@@ -30,6 +30,15 @@ pub(crate) struct SeqChange {
     pub(crate) filled: u64,
 }
 
+/// Per-agent numbers for the agents table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct SeqSummary {
+    /// Batches missing now (opened minus filled) across the remembered sessions.
+    pub(crate) outstanding: u64,
+    /// Highest seq of the most recently used session.
+    pub(crate) last_seq: Option<u64>,
+}
+
 #[derive(Debug)]
 struct Session {
     id: u64,
@@ -37,6 +46,8 @@ struct Session {
     high: u64,
     /// Missing seqs as inclusive ranges, keyed by start.
     missing: BTreeMap<u64, u64>,
+    /// Opened minus filled in this session (keeps counting a range abandoned when full).
+    outstanding: u64,
 }
 
 impl Session {
@@ -48,6 +59,7 @@ impl Session {
                     self.missing.pop_first();
                 }
                 self.missing.insert(self.high + 1, seq - 1);
+                self.outstanding += opened;
             }
             self.high = seq;
             return SeqChange { opened, filled: 0 };
@@ -66,6 +78,7 @@ impl Session {
         if seq < end {
             self.missing.insert(seq + 1, end);
         }
+        self.outstanding = self.outstanding.saturating_sub(1);
         SeqChange {
             opened: 0,
             filled: 1,
@@ -102,8 +115,20 @@ impl SeqTracker {
             id: session,
             high: seq,
             missing: BTreeMap::new(),
+            outstanding: 0,
         });
         SeqChange::default()
+    }
+
+    /// What the API shows for `agent`: batches still missing across its remembered sessions
+    /// (opened minus filled) and the highest seq of the session it used most recently.
+    pub(crate) fn summary(&self, agent: &AgentId) -> SeqSummary {
+        self.agents
+            .get(agent)
+            .map_or(SeqSummary::default(), |ss| SeqSummary {
+                outstanding: ss.iter().map(|s| s.outstanding).sum(),
+                last_seq: ss.back().map(|s| s.high),
+            })
     }
 
     /// Batches currently missing for `agent` across its remembered sessions.
@@ -141,6 +166,13 @@ mod tests {
         );
         assert_eq!(t.observe(&a, 1, 3), change(0, 0), "filled only once");
         assert_eq!(t.missing(&a), 1, "seq 2 still missing");
+        assert_eq!(
+            t.summary(&a),
+            SeqSummary {
+                outstanding: 1,
+                last_seq: Some(4)
+            }
+        );
         assert_eq!(t.observe(&a, 2, 7), change(0, 0), "new session");
         assert_eq!(
             t.observe(&a, 1, 6),
@@ -148,6 +180,18 @@ mod tests {
             "old session still tracked"
         );
         assert_eq!(t.observe(&a, 2, 8), change(0, 0));
+        assert_eq!(
+            t.summary(&a),
+            SeqSummary {
+                outstanding: 2,
+                last_seq: Some(8)
+            },
+            "seq 2 and 5 of session 1"
+        );
+        assert_eq!(
+            t.summary(&AgentId::new("other").unwrap()),
+            SeqSummary::default()
+        );
     }
 
     #[test]
@@ -176,5 +220,6 @@ mod tests {
         assert_eq!(t.observe(&a, 1, 1), change(0, 1));
         assert_eq!(t.observe(&a, 1, 9), change(0, 1));
         assert_eq!(t.missing(&a), 6, "2,3,4,6,7,8");
+        assert_eq!(t.summary(&a).outstanding, 6);
     }
 }
