@@ -131,9 +131,28 @@ impl Stack {
 
         let run_id = format!("{:08x}", rand::random::<u32>());
         let data_dir = dir.path().join("aggregator");
-        let (aggregator, broker_url, aggregator_args) = match &o.backend {
-            Backend::Embedded => {
-                let args: Vec<String> = vec![
+        // Each backend only chooses the aggregator's arguments; one spawn follows.
+        let external = |broker: &str, storage: String| -> anyhow::Result<(Vec<String>, String)> {
+            let cfg = dir.path().join("aggregator.toml");
+            std::fs::write(
+                &cfg,
+                format!(
+                    "data_dir = {data_dir:?}\n\
+                     [mqtt]\nmode = \"external\"\nurl = \"mqtt://{broker}\"\nclient_id = \"sentia-agg-{run_id}\"\n\
+                     [storage]\n{storage}\n\
+                     [api]\nlisten = \"127.0.0.1:0\"\n"
+                ),
+            )?;
+            let args = vec![
+                "run".into(),
+                "--config".into(),
+                cfg.to_string_lossy().into(),
+            ];
+            Ok((args, format!("mqtt://{broker}")))
+        };
+        let (aggregator_args, external_url) = match &o.backend {
+            Backend::Embedded => (
+                vec![
                     "run".into(),
                     "--data-dir".into(),
                     data_dir.to_string_lossy().into_owned(),
@@ -141,74 +160,38 @@ impl Stack {
                     "127.0.0.1:0".into(),
                     "--broker-listen".into(),
                     "127.0.0.1:0".into(),
-                ];
-                let p = Proc::spawn(
-                    &bins::path(bins::AGGREGATOR),
-                    &strs(&args),
-                    logs,
-                    "aggregator",
-                    READY,
-                )
-                .await?;
-                let broker = p.ready_value("broker")?.to_owned();
-                let url = if broker.starts_with("mqtt://") {
-                    broker
-                } else {
-                    format!("mqtt://{broker}")
-                };
-                (p, url, args)
-            }
+                ],
+                None,
+            ),
             Backend::External { broker, pg_url } => {
-                let cfg = dir.path().join("aggregator.toml");
-                std::fs::write(
-                    &cfg,
-                    format!(
-                        "data_dir = {data_dir:?}\n\
-                         [mqtt]\nmode = \"external\"\nurl = \"mqtt://{broker}\"\nclient_id = \"sentia-agg-{run_id}\"\n\
-                         [storage]\nbackend = \"postgres\"\npostgres_url = {pg_url:?}\n\
-                         [api]\nlisten = \"127.0.0.1:0\"\n"
-                    ),
+                let (args, url) = external(
+                    broker,
+                    format!("backend = \"postgres\"\npostgres_url = {pg_url:?}"),
                 )?;
-                let args = vec![
-                    "run".into(),
-                    "--config".into(),
-                    cfg.to_string_lossy().into(),
-                ];
-                let p = Proc::spawn(
-                    &bins::path(bins::AGGREGATOR),
-                    &strs(&args),
-                    logs,
-                    "aggregator",
-                    READY,
-                )
-                .await?;
-                (p, format!("mqtt://{broker}"), args)
+                (args, Some(url))
             }
             Backend::ExternalSqlite { broker } => {
-                let cfg = dir.path().join("aggregator.toml");
-                std::fs::write(
-                    &cfg,
-                    format!(
-                        "data_dir = {data_dir:?}\n\
-                         [mqtt]\nmode = \"external\"\nurl = \"mqtt://{broker}\"\nclient_id = \"sentia-agg-{run_id}\"\n\
-                         [storage]\nbackend = \"sqlite\"\n\
-                         [api]\nlisten = \"127.0.0.1:0\"\n"
-                    ),
-                )?;
-                let args = vec![
-                    "run".into(),
-                    "--config".into(),
-                    cfg.to_string_lossy().into(),
-                ];
-                let p = Proc::spawn(
-                    &bins::path(bins::AGGREGATOR),
-                    &strs(&args),
-                    logs,
-                    "aggregator",
-                    READY,
-                )
-                .await?;
-                (p, format!("mqtt://{broker}"), args)
+                let (args, url) = external(broker, "backend = \"sqlite\"".into())?;
+                (args, Some(url))
+            }
+        };
+        let aggregator = Proc::spawn(
+            &bins::path(bins::AGGREGATOR),
+            &strs(&aggregator_args),
+            logs,
+            "aggregator",
+            READY,
+        )
+        .await?;
+        let broker_url = match external_url {
+            Some(url) => url,
+            None => {
+                let broker = aggregator.ready_value("broker")?;
+                if broker.starts_with("mqtt://") {
+                    broker.to_owned()
+                } else {
+                    format!("mqtt://{broker}")
+                }
             }
         };
         let api = Api::new(aggregator.ready_value("api")?);
