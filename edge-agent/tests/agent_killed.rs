@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{Mosquitto, Plc, Received, start_plc, subscribe, unique_agent_id};
+use common::{Mosquitto, Plc, Received, one_plc_config, start_plc, subscribe, unique_agent_id};
 use protocols::codec::Message;
 use protocols::model::{AgentId, AssetPath, Batch, now_ns};
 use protocols::topic::Topic;
@@ -90,33 +90,13 @@ async fn no_sequence_number_is_lost_when_the_agent_is_killed() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("agent.toml");
     let log = dir.path().join("agent.log");
-    let text = format!(
-        r#"
-[agent]
-id = "{agent_id}"
-data_dir = "{data}"
-[mqtt]
-broker = "mqtt://{broker}"
-encoding = "json"
-reconnect_min = "100ms"
-reconnect_max = "300ms"
-[[device]]
-id = "plc"
-asset = "test/hall/l1/plc"
-protocol = "modbus-tcp"
-host = "127.0.0.1"
-port = {port}
-unit_id = 1
-poll_interval = "50ms"
-[[device.tag]]
-name = "v"
-register = "input"
-address = 0
-type = "u16"
-"#,
-        data = dir.path().join("data").display(),
-        broker = mosquitto.addr(),
-        port = plc_addr.port()
+    let text = one_plc_config(
+        &agent_id,
+        &format!("data_dir = \"{}\"", dir.path().join("data").display()),
+        &mosquitto.addr(),
+        "",
+        plc_addr.port(),
+        "50ms",
     );
     std::fs::write(&config, text).unwrap();
     let topic = Topic::Data {

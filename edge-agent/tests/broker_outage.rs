@@ -9,7 +9,9 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use common::{Mosquitto, Plc, Received, start_plc, subscribe, unique_agent_id, within};
+use common::{
+    Mosquitto, Plc, Received, one_plc_config, start_plc, subscribe, unique_agent_id, within,
+};
 use protocols::codec::Message;
 use protocols::model::{AgentId, AssetPath, Batch, Value};
 use protocols::topic::Topic;
@@ -37,34 +39,13 @@ async fn batches_survive_a_broker_outage_and_the_backlog_follows_live_data() {
     plc.input.insert(0, 42);
     let plc_addr = start_plc(plc).await;
     let agent_id = unique_agent_id("outage");
-    let text = format!(
-        r#"
-[agent]
-id = "{agent_id}"
-shutdown_grace = "3s"
-[mqtt]
-broker = "mqtt://{broker}"
-encoding = "json"
-reconnect_min = "100ms"
-reconnect_max = "300ms"
-[spool]
-replay_rate = 50
-[[device]]
-id = "plc"
-asset = "test/hall/l1/plc"
-protocol = "modbus-tcp"
-host = "127.0.0.1"
-port = {port}
-unit_id = 1
-poll_interval = "50ms"
-[[device.tag]]
-name = "v"
-register = "input"
-address = 0
-type = "u16"
-"#,
-        broker = mosquitto.addr(),
-        port = plc_addr.port()
+    let text = one_plc_config(
+        &agent_id,
+        "shutdown_grace = \"3s\"",
+        &mosquitto.addr(),
+        "replay_rate = 50",
+        plc_addr.port(),
+        "50ms",
     );
     let mut settings = edge_agent::config::parse(&text, "outage.toml").unwrap();
     let spool_dir = tempfile::tempdir().unwrap();

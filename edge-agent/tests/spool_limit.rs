@@ -9,7 +9,9 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use common::{Mosquitto, Plc, Received, start_plc, subscribe, unique_agent_id, within};
+use common::{
+    Mosquitto, Plc, Received, one_plc_config, start_plc, subscribe, unique_agent_id, within,
+};
 use protocols::codec::Message;
 use protocols::model::{AgentId, AssetPath};
 use protocols::topic::Topic;
@@ -36,34 +38,13 @@ async fn a_full_spool_drops_the_oldest_and_counts_exactly() {
     };
     let plc_addr = start_plc(Plc::default()).await;
     let agent_id = unique_agent_id("limit");
-    let text = format!(
-        r#"
-[agent]
-id = "{agent_id}"
-shutdown_grace = "3s"
-[mqtt]
-broker = "mqtt://{broker}"
-encoding = "json"
-reconnect_min = "100ms"
-reconnect_max = "300ms"
-[spool]
-max_bytes = "4KiB"
-[[device]]
-id = "plc"
-asset = "test/hall/l1/plc"
-protocol = "modbus-tcp"
-host = "127.0.0.1"
-port = {port}
-unit_id = 1
-poll_interval = "100ms"
-[[device.tag]]
-name = "v"
-register = "input"
-address = 0
-type = "u16"
-"#,
-        broker = mosquitto.addr(),
-        port = plc_addr.port()
+    let text = one_plc_config(
+        &agent_id,
+        "shutdown_grace = \"3s\"",
+        &mosquitto.addr(),
+        "max_bytes = \"4KiB\"",
+        plc_addr.port(),
+        "100ms",
     );
     let mut settings = edge_agent::config::parse(&text, "limit.toml").unwrap();
     let spool_dir = tempfile::tempdir().unwrap();

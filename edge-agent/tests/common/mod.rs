@@ -355,3 +355,49 @@ impl Mosquitto {
         }
     }
 }
+
+/// The asset of the single device in [`one_plc_config`].
+pub(crate) const ONE_PLC_ASSET: &str = "test/hall/l1/plc";
+
+/// Agent config text for one device (`plc`, one u16 input register `v` at address 0) at
+/// `plc_port`, publishing JSON to `broker` with fast reconnects. `agent_extra` goes into
+/// `[agent]` and `spool` (if any) becomes the `[spool]` section, one `key = value` per line.
+pub(crate) fn one_plc_config(
+    agent_id: &str,
+    agent_extra: &str,
+    broker: &str,
+    spool: &str,
+    plc_port: u16,
+    poll_interval: &str,
+) -> String {
+    let spool = if spool.is_empty() {
+        String::new()
+    } else {
+        format!("[spool]\n{spool}\n")
+    };
+    format!(
+        r#"
+[agent]
+id = "{agent_id}"
+{agent_extra}
+[mqtt]
+broker = "mqtt://{broker}"
+encoding = "json"
+reconnect_min = "100ms"
+reconnect_max = "300ms"
+{spool}[[device]]
+id = "plc"
+asset = "{ONE_PLC_ASSET}"
+protocol = "modbus-tcp"
+host = "127.0.0.1"
+port = {plc_port}
+unit_id = 1
+poll_interval = "{poll_interval}"
+[[device.tag]]
+name = "v"
+register = "input"
+address = 0
+type = "u16"
+"#
+    )
+}
