@@ -9,6 +9,7 @@
 //! - [`process`]: spawns a binary, waits for its `... ready k=v` line, kills it on drop.
 //! - [`peers`]: external services (Mosquitto, PostgreSQL) with the CI rule: under `CI=true`
 //!   a missing peer fails the test, elsewhere the test says it skipped.
+//! - [`python`]: the Python peers (pymodbus, asyncua) in a venv, and `socat`.
 //! - [`agent_config`]: renders an edge-agent config from a plant-sim register map.
 //! - [`api`]: a small client for the aggregator's HTTP API with deadlines.
 //! - [`stack`]: the whole stack (simulator, aggregator, agent) for one test.
@@ -18,4 +19,5 @@ pub mod api;
 pub mod bins;
 pub mod peers;
 pub mod process;
+pub mod python;
 pub mod stack;
