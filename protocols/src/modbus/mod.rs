@@ -7,6 +7,10 @@
 //! - `map`: [`RegisterMap`], a device's tags plus their plan.
 //! - `decode`: registers -> [`Value`](crate::model::Value), with the conversion rule the
 //!   whole system relies on (see that module's docs).
+//! - `encode`: [`Value`](crate::model::Value) -> bit or registers for a write, the inverse
+//!   of `decode` (range checks and the rounding rule in that module's docs).
+//! - `write`: [`WriteRequest`] (FC5/6/15/16) for a tag and its encoded value, and the
+//!   execution of a write with a timeout.
 //! - `exception`: device exception codes as model data ([`Exception`]).
 //! - `tcp`: [`ModbusTcpDriver`], the tokio-modbus TCP client with timeouts; `error`:
 //!   its [`DriverError`].
@@ -16,6 +20,7 @@
 //! RTU (serial) will be a sibling of `tcp` that runs the same [`RegisterMap`].
 
 mod decode;
+mod encode;
 mod error;
 mod exception;
 mod map;
@@ -23,8 +28,10 @@ mod plan;
 mod register;
 mod tag;
 mod tcp;
+mod write;
 
 pub use decode::{DecodeError, ReadData, bad_points, decode_registers, decode_response};
+pub use encode::{EncodeError, Encoded, encode_registers, encode_value};
 pub use error::DriverError;
 pub use exception::Exception;
 pub use map::RegisterMap;
@@ -35,3 +42,4 @@ pub use plan::{
 pub use register::{DataType, RegisterKind, WordOrder};
 pub use tag::{MAX_ADDRESS, RegisterTag, TagError, TagSpec};
 pub use tcp::{ModbusTcpDriver, PollOutcome, TcpEndpoint};
+pub use write::{WriteData, WriteRequest, WriteTargetError, read_of_tag};
