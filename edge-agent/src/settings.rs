@@ -33,6 +33,9 @@ pub struct AgentSettings {
     pub id: AgentId,
     /// How long the forwarder may keep flushing after shutdown was requested.
     pub shutdown_grace: Duration,
+    /// Agent state directory (`[agent] data_dir`); the write audit log lives in
+    /// `{data_dir}/audit/`.
+    pub data_dir: PathBuf,
 }
 
 /// MQTT connection and publishing.
@@ -150,13 +153,24 @@ pub enum DeviceSource {
     },
 }
 
-/// Descriptive tag fields that only matter for the catalogue.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Tag fields beyond the register map: catalogue text and write access.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct TagInfo {
     /// Engineering unit.
     pub unit: String,
     /// Free text.
     pub description: String,
+    /// Set when the tag is `writable = true` (only coils and holding registers can be).
+    pub write: Option<WriteAccess>,
+}
+
+/// Limits on writes to a writable tag, in engineering units (inclusive; `min <= max`).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct WriteAccess {
+    /// Smallest value accepted.
+    pub min: Option<f64>,
+    /// Largest value accepted.
+    pub max: Option<f64>,
 }
 
 impl DeviceSource {

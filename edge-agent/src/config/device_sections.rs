@@ -36,6 +36,9 @@ const TAG_FIELDS: &[&str] = &[
     "offset",
     "unit",
     "description",
+    "writable",
+    "min",
+    "max",
 ];
 
 pub(super) struct DeviceSection {
@@ -65,6 +68,9 @@ pub(super) struct TagSection {
     pub(super) offset: Option<At<f64>>,
     pub(super) unit: Option<At<String>>,
     pub(super) description: Option<At<String>>,
+    pub(super) writable: Option<At<bool>>,
+    pub(super) min: Option<At<f64>>,
+    pub(super) max: Option<At<f64>>,
 }
 
 /// A string id usable in a path (`device[<id>]`), if `value` is a plain string.
@@ -147,6 +153,9 @@ fn read_tag(
         offset: r.opt(d, "offset"),
         unit: r.opt(d, "unit"),
         description: r.opt(d, "description"),
+        writable: r.opt(d, "writable"),
+        min: r.opt(d, "min"),
+        max: r.opt(d, "max"),
     };
     r.finish(d);
     Some(s)
