@@ -39,6 +39,10 @@
 //!   (I/O-free).
 //! - [`reload`]: configuration reload on SIGHUP: which devices are added, removed, changed
 //!   or kept (I/O-free); [`app`] applies it without touching the forwarder or the spool.
+//! - [`command`]: write commands from the MQTT command topic: validation against the
+//!   configuration (`writable`, `min`, `max`), deduplication of redelivered ids, routing to
+//!   the owning device task, results back through the forwarder; [`audit`]: one fsynced
+//!   JSON line per attempt in `{data_dir}/audit/writes.jsonl`.
 //! - [`metrics`]: counters, logged as one summary line every minute.
 //! - [`report`]: the `check-config` plan report. [`logging`]: tracing setup.
 //!
@@ -74,8 +78,10 @@
 //! ```
 
 pub mod app;
+pub mod audit;
 pub mod backoff;
 pub mod cli;
+pub mod command;
 pub mod config;
 pub mod forward;
 pub mod logging;
