@@ -43,6 +43,8 @@
 //!   configuration (`writable`, `min`, `max`), deduplication of redelivered ids, routing to
 //!   the owning device task, results back through the forwarder; [`audit`]: one fsynced
 //!   JSON line per attempt in `{data_dir}/audit/writes.jsonl`.
+//! - [`tools`]: `edge-agent modbus scan` (unit ids and readable blocks) and
+//!   `edge-agent modbus decode` (the byte-order assistant).
 //! - [`metrics`]: counters, logged as one summary line every minute.
 //! - [`report`]: the `check-config` plan report. [`logging`]: tracing setup.
 //!
@@ -91,3 +93,4 @@ pub mod reload;
 pub mod report;
 pub mod settings;
 pub mod spool;
+pub mod tools;

@@ -205,6 +205,12 @@ fn wrong_type(data_type: DataType, value: &Value) -> EncodeError {
     }
 }
 
+/// Registers as read from the wire, reordered into big-endian bytes (`A` first) for
+/// `order`: what decoding does before reading the bytes as a number.
+pub fn wire_to_be_bytes(order: WordOrder, words: &[u16]) -> Vec<u8> {
+    order.to_be_bytes(words)
+}
+
 /// Big-endian bytes (`A` first) into registers in wire order: the inverse of
 /// `WordOrder::to_be_bytes`.
 pub(crate) fn from_be_bytes(order: WordOrder, bytes: &[u8]) -> Vec<u16> {

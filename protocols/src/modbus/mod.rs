@@ -31,7 +31,7 @@ mod tcp;
 mod write;
 
 pub use decode::{DecodeError, ReadData, bad_points, decode_registers, decode_response};
-pub use encode::{EncodeError, Encoded, encode_registers, encode_value};
+pub use encode::{EncodeError, Encoded, encode_registers, encode_value, wire_to_be_bytes};
 pub use error::DriverError;
 pub use exception::Exception;
 pub use map::RegisterMap;
