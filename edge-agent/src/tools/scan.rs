@@ -1,8 +1,9 @@
 //! `modbus scan`: which unit ids answer, and which address blocks of each table they serve.
 //!
-//! A unit answers if a one-register (or one-bit) read of the first range gets any reply
-//! except the gateway exceptions 0A/0B (a gateway saying the unit is not there); a timeout
-//! or a refused connection means no answer.
+//! A unit is there if a one-register (or one-bit) read at the start of the first range gets
+//! data or exception 01-03 (a device that parsed the request). Exceptions 04 (what pymodbus
+//! answers for an unknown unit), 0A and 0B (a gateway saying the unit is not there), a
+//! timeout or a refused connection mean no device; the report groups those by reason.
 //!
 //! Blocks are found with few requests (`find_blocks`, I/O-free over a [`Prober`]): walking
 //! up from the first address, a chunk of at most 125 registers (2000 bits) is read; data
@@ -210,8 +211,10 @@ pub async fn scan(target: &ScanTarget) -> String {
         let answer = prober.probe(first.kind, first.first, 1).await;
         let absent = match &answer {
             Probe::Data => None,
-            Probe::Exception(e) if matches!(e.code(), 0x0A | 0x0B) => Some(e.to_string()),
-            Probe::Exception(_) => None,
+            // 01-03 come from a device that parsed the request; 04 (pymodbus for an unknown
+            // unit), 0A and 0B (gateways) mean nobody is there to ask.
+            Probe::Exception(e) if matches!(e.code(), 0x01..=0x03) => None,
+            Probe::Exception(e) => Some(e.to_string()),
             Probe::NoAnswer(reason) => Some(reason.clone()),
         };
         if let Some(reason) = absent {
@@ -250,7 +253,7 @@ pub async fn scan(target: &ScanTarget) -> String {
         prober.driver.disconnect();
     }
     if !silent.is_empty() {
-        let _ = writeln!(out, "no answer from {} unit id(s):", silent.len());
+        let _ = writeln!(out, "no device at {} unit id(s):", silent.len());
         for (reasons, units) in group(&silent) {
             let _ = writeln!(out, "  {units}: {reasons}");
         }
