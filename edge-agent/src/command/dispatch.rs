@@ -235,7 +235,11 @@ async fn wait_for(
     cmd: WriteCommand,
     outcome: oneshot::Receiver<WriteOutcome>,
 ) -> (WriteCommand, WriteResult) {
-    let (status, error, old, new) = match tokio::time::timeout(COMMAND_TIMEOUT, outcome).await {
+    let outcome = tokio::time::timeout(COMMAND_TIMEOUT, outcome).await;
+    if let Ok(Ok(o)) = &outcome {
+        tracing::debug!(id = %cmd.id, took = ?o.took, "device task executed the write");
+    }
+    let (status, error, old, new) = match outcome {
         Ok(Ok(o)) => match o.written {
             Ok(()) => (WriteStatus::Ok, None, o.old, o.new),
             Err(reason) => (WriteStatus::Failed, Some(reason), o.old, o.new),
@@ -265,4 +269,99 @@ async fn wait_for(
         ts_ns: now_ns(),
     };
     (cmd, result)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use protocols::model::Value;
+
+    use super::*;
+
+    const CONFIG: &str = include_str!("../../../deploy/edge-agent.reference.toml");
+
+    fn command(id: &str, tag: &str, value: &str) -> Vec<u8> {
+        format!(
+            r#"{{"v":1,"kind":"write","id":"{id}","tag":"demo/hall-1/line-1/motor-01/{tag}","value":{value},"user":"u"}}"#
+        )
+        .into_bytes()
+    }
+
+    /// The dispatcher with the reference configuration and a stand-in for the motor's
+    /// device task that answers each job after `release` lets it.
+    #[tokio::test]
+    async fn duplicates_while_executing_are_answered_once_it_finishes() {
+        let settings = crate::config::parse(CONFIG, "reference.toml").unwrap();
+        let router = WriteRouter::default();
+        router.set_targets(&settings.devices);
+        let inbox = router.open_inbox("motor-01");
+        let dir = tempfile::tempdir().unwrap();
+        let audit = AuditLog::in_data_dir(dir.path());
+        let (cmd_tx, cmd_rx) = mpsc::channel(8);
+        let (res_tx, mut res_rx) = mpsc::channel(8);
+        let cancel = CancellationToken::new();
+        let task = tokio::spawn(
+            CommandDispatcher::new(router, audit.clone(), cmd_rx, res_tx).run(cancel.clone()),
+        );
+        let (release, mut released) = mpsc::channel::<()>(1);
+        let executed = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = std::sync::Arc::clone(&executed);
+        let device = tokio::spawn(async move {
+            let mut inbox = inbox.lock().await;
+            while let Some(job) = inbox.recv().await {
+                released.recv().await;
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let _ = job.reply.send(WriteOutcome {
+                    old: Some(Value::UInt(1)),
+                    new: Some(Value::UInt(1500)),
+                    written: Ok(()),
+                    took: Duration::ZERO,
+                });
+            }
+        });
+
+        cmd_tx.send(command("a", "setpoint", "1500")).await.unwrap();
+        cmd_tx.send(command("a", "setpoint", "1500")).await.unwrap();
+        cmd_tx.send(command("b", "speed", "1")).await.unwrap();
+        // The rejection is answered while "a" still executes.
+        let first = res_rx.recv().await.unwrap();
+        assert_eq!(
+            (first.id.as_str(), first.status),
+            ("b", WriteStatus::Rejected)
+        );
+        release.send(()).await.unwrap();
+        let one = res_rx.recv().await.unwrap();
+        let two = res_rx.recv().await.unwrap();
+        assert_eq!(one, two);
+        assert_eq!((one.id.as_str(), one.status), ("a", WriteStatus::Ok));
+        // Redelivered after it finished: answered again, not executed again.
+        cmd_tx.send(command("a", "setpoint", "1500")).await.unwrap();
+        assert_eq!(res_rx.recv().await.unwrap(), one);
+        // No id: audited, unanswerable.
+        cmd_tx.send(b"{}".to_vec()).await.unwrap();
+        cmd_tx
+            .send(command("c", "setpoint", "99999"))
+            .await
+            .unwrap();
+        let c = res_rx.recv().await.unwrap();
+        assert!(c.error.unwrap().contains("above the tag's max"));
+
+        cancel.cancel();
+        task.await.unwrap();
+        assert_eq!(executed.load(std::sync::atomic::Ordering::SeqCst), 1);
+        let lines = std::fs::read_to_string(audit.path()).unwrap();
+        let statuses: Vec<String> = lines
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                format!(
+                    "{}:{}",
+                    v["id"].as_str().unwrap(),
+                    v["status"].as_str().unwrap()
+                )
+            })
+            .collect();
+        assert_eq!(statuses, ["b:rejected", "a:ok", ":rejected", "c:rejected"]);
+        device.abort();
+    }
 }
