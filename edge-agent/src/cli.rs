@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::logging::{self, LogFormat};
 use crate::{app, config, report, tools};
-use protocols::modbus::{RegisterKind, TcpEndpoint};
+use protocols::modbus::RegisterKind;
 
 /// EX_USAGE from sysexits.h.
 pub const EXIT_USAGE: u8 = 64;
@@ -62,9 +62,8 @@ enum Command {
 enum ModbusCommand {
     /// Find the unit ids that answer and the readable address blocks of each table.
     Scan {
-        /// Modbus TCP target.
-        #[arg(long, value_name = "HOST:PORT")]
-        tcp: String,
+        #[command(flatten)]
+        link: LinkOpts,
         /// Unit ids to try: `1-247`, `1,3,5-7`.
         #[arg(long, default_value = "1-247")]
         units: String,
@@ -82,9 +81,8 @@ enum ModbusCommand {
     /// Print every interpretation of some registers (types x byte orders) to find the
     /// right type and order.
     Decode {
-        /// Read the registers from this Modbus TCP device.
-        #[arg(long, value_name = "HOST:PORT", required_unless_present = "registers")]
-        tcp: Option<String>,
+        #[command(flatten)]
+        link: LinkOpts,
         /// Unit id.
         #[arg(long, default_value_t = 1)]
         unit: u8,
@@ -101,9 +99,41 @@ enum ModbusCommand {
         #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
         timeout: Duration,
         /// Offline: interpret these registers instead (`0x4148,0x0000,...`).
-        #[arg(long, value_name = "LIST", conflicts_with_all = ["tcp", "holding", "input"])]
+        #[arg(long, value_name = "LIST", conflicts_with_all = ["tcp", "serial", "holding", "input"])]
         registers: Option<String>,
     },
+}
+
+/// Where the tools find the device.
+#[derive(Debug, clap::Args)]
+struct LinkOpts {
+    /// Modbus TCP target.
+    #[arg(long, value_name = "HOST:PORT")]
+    tcp: Option<String>,
+    /// Speak RTU framing over the TCP connection (serial-to-Ethernet converters).
+    #[arg(long, requires = "tcp")]
+    rtu_over_tcp: bool,
+    /// Serial line (Modbus RTU), e.g. /dev/ttyUSB0.
+    #[arg(long, value_name = "PATH")]
+    serial: Option<String>,
+    /// Serial baud rate.
+    #[arg(long, default_value_t = 19_200)]
+    baud: u32,
+    /// Serial parity: none (then 2 stop bits), even or odd.
+    #[arg(long, default_value = "even")]
+    parity: String,
+}
+
+impl LinkOpts {
+    fn args(&self) -> tools::LinkArgs {
+        tools::LinkArgs {
+            tcp: self.tcp.clone(),
+            rtu_over_tcp: self.rtu_over_tcp,
+            serial: self.serial.clone(),
+            baud: self.baud,
+            parity: self.parity.clone(),
+        }
+    }
 }
 
 /// Parses the command line, runs the command and returns the process exit code.
@@ -143,20 +173,19 @@ fn modbus(command: ModbusCommand) -> ExitCode {
     };
     match command {
         ModbusCommand::Scan {
-            tcp,
+            link,
             units,
             timeout,
             ranges,
             gap_step,
         } => {
             let target = match (
-                tools::parse_host_port(&tcp),
+                link.args().link(),
                 tools::scan::parse_units(&units),
                 tools::scan::parse_ranges(&ranges),
             ) {
-                (Ok((host, port)), Ok(units), Ok(ranges)) => tools::scan::ScanTarget {
-                    host,
-                    port,
+                (Ok(link), Ok(units), Ok(ranges)) => tools::scan::ScanTarget {
+                    link,
                     units,
                     timeout,
                     ranges,
@@ -168,7 +197,7 @@ fn modbus(command: ModbusCommand) -> ExitCode {
             ExitCode::SUCCESS
         }
         ModbusCommand::Decode {
-            tcp,
+            link,
             unit,
             holding,
             input,
@@ -190,20 +219,15 @@ fn modbus(command: ModbusCommand) -> ExitCode {
                 (None, Some(a)) => (RegisterKind::Input, a),
                 _ => return usage("give --holding ADDR or --input ADDR".to_owned()),
             };
-            let (host, port) = match tools::parse_host_port(tcp.as_deref().unwrap_or_default()) {
-                Ok(hp) => hp,
+            let link = match link.args().link() {
+                Ok(link) => link,
                 Err(e) => return usage(e),
             };
             if u32::from(address) + u32::from(count) > 65536 {
                 return usage(format!("{address}+{count} runs past address 65535"));
             }
-            let endpoint = TcpEndpoint {
-                host,
-                port,
-                unit_id: unit,
-            };
             match runtime.block_on(tools::read_registers(
-                endpoint, timeout, kind, address, count,
+                link, unit, timeout, kind, address, count,
             )) {
                 Ok(words) => {
                     print!("{}", tools::interpret::render(u32::from(address), &words));

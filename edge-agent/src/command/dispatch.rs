@@ -294,7 +294,7 @@ mod tests {
         let settings = crate::config::parse(CONFIG, "reference.toml").unwrap();
         let router = WriteRouter::default();
         router.set_targets(&settings.devices);
-        let inbox = router.open_inbox("motor-01");
+        let inbox = router.inbox("motor-01");
         let dir = tempfile::tempdir().unwrap();
         let audit = AuditLog::in_data_dir(dir.path());
         let (cmd_tx, cmd_rx) = mpsc::channel(8);

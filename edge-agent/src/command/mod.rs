@@ -19,11 +19,13 @@
 //! with a read of the same device.
 
 mod dispatch;
+mod execute;
 mod recent;
 mod router;
 mod targets;
 
 pub use dispatch::{COMMAND_CHANNEL_CAPACITY, COMMAND_TIMEOUT, CommandDispatcher, MAX_IN_PROGRESS};
+pub use execute::execute;
 pub use recent::{RECENT_CAPACITY, RecentCommands, Seen};
 pub use router::{
     RouteError, WRITE_INBOX_CAPACITY, WriteInbox, WriteJob, WriteOutcome, WriteRouter,

@@ -7,13 +7,15 @@
 //! for map lookups, never across `.await`.
 //!
 //! The inbox receiver sits behind a `tokio::sync::Mutex` so that a device task restarted by
-//! its supervisor picks up the same inbox; a task holds the lock for its whole run.
+//! its supervisor (or replaced by a reload) picks up the same inbox; a task holds the lock
+//! for its whole run. The device task hands each job to its bus task, which executes it
+//! between poll cycles (`execute.rs`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use protocols::modbus::{RegisterTag, WriteRequest};
+use protocols::modbus::{RegisterTag, WriteAction};
 use protocols::model::{Value, WriteCommand};
 use tokio::sync::{mpsc, oneshot};
 
@@ -31,7 +33,7 @@ pub struct WriteJob {
     /// The tag.
     pub tag: RegisterTag,
     /// The encoded request.
-    pub request: WriteRequest,
+    pub request: WriteAction,
     /// Where the outcome goes. If the dispatcher stopped waiting (it closed its end), the
     /// device task must not execute the job.
     pub reply: oneshot::Sender<WriteOutcome>,
@@ -56,7 +58,7 @@ pub type WriteInbox = Arc<tokio::sync::Mutex<mpsc::Receiver<WriteJob>>>;
 #[derive(Debug, Default)]
 struct Inner {
     targets: WriteTargets,
-    inboxes: HashMap<String, mpsc::Sender<WriteJob>>,
+    inboxes: HashMap<String, (mpsc::Sender<WriteJob>, WriteInbox)>,
 }
 
 /// Shared routing table: tag -> device -> inbox.
@@ -91,14 +93,18 @@ impl WriteRouter {
         self.lock().targets.writable()
     }
 
-    /// A new inbox for `device` (replacing any previous one, whose pending jobs then fail).
-    pub fn open_inbox(&self, device: &str) -> WriteInbox {
-        let (tx, rx) = mpsc::channel(WRITE_INBOX_CAPACITY);
-        self.lock().inboxes.insert(device.to_owned(), tx);
-        Arc::new(tokio::sync::Mutex::new(rx))
+    /// `device`'s inbox, created on first use. A restarted or reloaded device task gets the
+    /// same inbox, so queued writes survive the restart.
+    pub fn inbox(&self, device: &str) -> WriteInbox {
+        let mut inner = self.lock();
+        let (_, inbox) = inner.inboxes.entry(device.to_owned()).or_insert_with(|| {
+            let (tx, rx) = mpsc::channel(WRITE_INBOX_CAPACITY);
+            (tx, Arc::new(tokio::sync::Mutex::new(rx)))
+        });
+        Arc::clone(inbox)
     }
 
-    /// Forgets `device`'s inbox (the device was removed).
+    /// Forgets `device`'s inbox (the device was removed; its queued writes then fail).
     pub fn close_inbox(&self, device: &str) {
         self.lock().inboxes.remove(device);
     }
@@ -111,7 +117,7 @@ impl WriteRouter {
     ) -> Result<(Accepted, oneshot::Receiver<WriteOutcome>), RouteError> {
         let inner = self.lock();
         let accepted = inner.targets.check(cmd).map_err(RouteError::Invalid)?;
-        let inbox = inner
+        let (inbox, _) = inner
             .inboxes
             .get(&accepted.device)
             .ok_or_else(|| RouteError::NoDevice(accepted.device.clone()))?;

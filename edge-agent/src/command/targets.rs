@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use protocols::modbus::{RegisterTag, WriteRequest, encode_value};
+use protocols::modbus::{RegisterTag, WriteAction, encode_value};
 use protocols::model::{TagId, Value, WriteCommand};
 
 use crate::settings::{DeviceSettings, DeviceSource, WriteAccess};
@@ -33,7 +33,7 @@ pub struct Accepted {
     /// The tag written.
     pub tag: RegisterTag,
     /// The encoded request (FC5/6/15/16).
-    pub request: WriteRequest,
+    pub request: WriteAction,
 }
 
 /// Every tag of the configuration, by id.
@@ -48,7 +48,7 @@ impl WriteTargets {
         let mut tags = HashMap::new();
         for device in devices {
             match &device.source {
-                DeviceSource::ModbusTcp { map, .. } => {
+                DeviceSource::Modbus { map, .. } => {
                     for (i, tag) in map.tags().iter().enumerate() {
                         let access = device.tags.get(i).and_then(|t| t.write);
                         tags.insert(
@@ -94,7 +94,7 @@ impl WriteTargets {
             }
         }
         let encoded = encode_value(&target.tag, &cmd.value).map_err(|e| e.to_string())?;
-        let request = WriteRequest::for_tag(&target.tag, encoded).map_err(|e| e.to_string())?;
+        let request = WriteAction::for_tag(&target.tag, encoded).map_err(|e| e.to_string())?;
         Ok(Accepted {
             device: target.device.clone(),
             tag: target.tag.clone(),
@@ -106,7 +106,7 @@ impl WriteTargets {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use protocols::modbus::WriteData;
+    use protocols::modbus::{WriteData, WriteRequest};
 
     use super::*;
 
@@ -133,10 +133,14 @@ mod tests {
         assert_eq!(t.writable(), 2);
         let a = t.check(&cmd("setpoint", Value::UInt(1500))).unwrap();
         assert_eq!(a.device, "motor-01");
-        assert_eq!(a.request.data, WriteData::Registers(vec![1500]));
+        let plain = |a: &Accepted| match &a.request {
+            WriteAction::Request(WriteRequest { data, .. }) => data.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(plain(&a), WriteData::Registers(vec![1500]));
         assert_eq!(a.request.function_code(), 6);
         let a = t.check(&cmd("setpoint", Value::Float(3000.0))).unwrap();
-        assert_eq!(a.request.data, WriteData::Registers(vec![3000]));
+        assert_eq!(plain(&a), WriteData::Registers(vec![3000]));
         let a = t.check(&cmd("running", Value::Bool(true))).unwrap();
         assert_eq!(a.request.function_code(), 5);
     }

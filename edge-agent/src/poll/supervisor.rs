@@ -30,11 +30,16 @@ pub async fn supervise(
     let seed = backoff::seed(!(index as u64));
     let token = cancel.clone();
     restart_loop(seed, cancel, move || match &device.source {
-        DeviceSource::ModbusTcp { endpoint, map } => ModbusPoller::new(
+        DeviceSource::Modbus {
+            endpoint,
+            map,
+            options,
+        } => ModbusPoller::new(
             Arc::clone(&device),
             index,
             endpoint.clone(),
             map.clone(),
+            options.clone(),
             handles.clone(),
         )
         .run(token.clone()),

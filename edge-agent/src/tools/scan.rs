@@ -1,4 +1,5 @@
-//! `modbus scan`: which unit ids answer, and which address blocks of each table they serve.
+//! `modbus scan`: which unit ids answer on a link (Modbus TCP, RTU over TCP, RTU serial),
+//! and which address blocks of each table they serve. One connection serves every unit.
 //!
 //! A unit is there if a one-register (or one-bit) read at the start of the first range gets
 //! data or exception 01-03 (a device that parsed the request). Exceptions 04 (what pymodbus
@@ -20,8 +21,8 @@ use std::fmt::Write;
 use std::time::Duration;
 
 use protocols::modbus::{
-    DriverError, Exception, MAX_BITS_PER_READ, MAX_REGISTERS_PER_READ, ModbusTcpDriver,
-    ReadRequest, RegisterKind, TcpEndpoint,
+    DriverError, Exception, Link, MAX_BITS_PER_READ, MAX_REGISTERS_PER_READ, ModbusDriver,
+    ReadRequest, RegisterKind,
 };
 
 /// One range to scan: a table and an inclusive address range.
@@ -141,10 +142,8 @@ pub(crate) async fn find_blocks<P: Prober>(
 /// Scan settings from the command line.
 #[derive(Debug, Clone)]
 pub struct ScanTarget {
-    /// Host name or address.
-    pub host: String,
-    /// TCP port.
-    pub port: u16,
+    /// Modbus TCP, RTU over TCP, or a serial line.
+    pub link: Link,
     /// Unit ids to try, in order.
     pub units: Vec<u8>,
     /// Bound on every connect and request.
@@ -155,12 +154,13 @@ pub struct ScanTarget {
     pub gap_step: u16,
 }
 
-/// A TCP connection to one unit, reconnected after a transport failure.
-struct TcpProber {
-    driver: ModbusTcpDriver,
+/// One unit over the link's connection, reconnected after a transport failure.
+struct UnitProber<'a> {
+    driver: &'a mut ModbusDriver,
+    unit: u8,
 }
 
-impl Prober for TcpProber {
+impl Prober for UnitProber<'_> {
     async fn probe(&mut self, kind: RegisterKind, start: u16, count: u16) -> Probe {
         if !self.driver.is_connected()
             && let Err(e) = self.driver.connect().await
@@ -173,7 +173,7 @@ impl Prober for TcpProber {
             count,
             tags: Vec::new(),
         };
-        match self.driver.read(&request).await {
+        match self.driver.read(self.unit, &request).await {
             Ok(Ok(_)) => Probe::Data,
             Ok(Err(e)) => Probe::Exception(e),
             Err(e) => Probe::NoAnswer(DriverError::reason(&e)),
@@ -186,9 +186,8 @@ pub async fn scan(target: &ScanTarget) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "modbus scan {}:{} ({} unit id(s), timeout {})",
-        target.host,
-        target.port,
+        "modbus scan {} ({} unit id(s), timeout {})",
+        target.link,
         target.units.len(),
         humantime::format_duration(target.timeout)
     );
@@ -198,14 +197,11 @@ pub async fn scan(target: &ScanTarget) -> String {
     let Some(first) = target.ranges.first().copied() else {
         return out;
     };
+    let mut driver = ModbusDriver::new(target.link.clone(), target.timeout);
     for &unit in &target.units {
-        let endpoint = TcpEndpoint {
-            host: target.host.clone(),
-            port: target.port,
-            unit_id: unit,
-        };
-        let mut prober = TcpProber {
-            driver: ModbusTcpDriver::new(endpoint, target.timeout),
+        let mut prober = UnitProber {
+            driver: &mut driver,
+            unit,
         };
         requests += 1;
         let answer = prober.probe(first.kind, first.first, 1).await;
@@ -250,8 +246,8 @@ pub async fn scan(target: &ScanTarget) -> String {
                 format!("{}-{}", range.first, range.last),
             );
         }
-        prober.driver.disconnect();
     }
+    driver.disconnect();
     if !silent.is_empty() {
         let _ = writeln!(out, "no device at {} unit id(s):", silent.len());
         for (reasons, units) in group(&silent) {

@@ -3,7 +3,12 @@
 //!
 //! Conversion rule (the inverse of the one in `decode`):
 //!
-//! - `bool` tags take [`Value::Bool`] only.
+//! - `bool` tags take [`Value::Bool`] only. A coil becomes [`Encoded::Bit`]; a bit of a
+//!   holding register becomes [`Encoded::RegisterBit`], which the writer turns into a
+//!   read-modify-write of the whole register (see `write.rs`).
+//! - `string` tags take [`Value::Text`] only, at most `length` bytes of UTF-8 without NUL
+//!   characters; the rest of the field is filled with NUL bytes (which decoding trims, as it
+//!   trims trailing spaces), two bytes per register in the tag's byte order (`AB`/`BA`).
 //! - Numeric tags take [`Value::Int`], [`Value::UInt`] or [`Value::Float`]; never `Bool` or
 //!   `Text` (no silent 0/1 or parsing).
 //! - The raw value is `(value - offset) / scale`. With scale 1 and offset 0 no arithmetic is
@@ -24,13 +29,20 @@
 
 use crate::model::Value;
 
-use super::{DataType, RegisterTag, WordOrder};
+use super::{ByteOrder, DataType, RegisterTag, WordOrder};
 
 /// What a write puts on the wire for one tag.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Encoded {
     /// One coil.
     Bit(bool),
+    /// One bit of a holding register (0 = least significant).
+    RegisterBit {
+        /// The bit.
+        bit: u8,
+        /// Its new state.
+        value: bool,
+    },
     /// The tag's registers, in wire order.
     Registers(Vec<u16>),
 }
@@ -57,6 +69,16 @@ pub enum EncodeError {
         /// The value given.
         value: f64,
     },
+    /// A string longer than the tag's field, or with a NUL character.
+    #[error("string of {len} bytes does not fit the tag's {length}-byte field{nul}")]
+    StringFit {
+        /// Bytes of the value (UTF-8).
+        len: usize,
+        /// The tag's length.
+        length: u16,
+        /// `" (or contains NUL)"` when that is the problem.
+        nul: &'static str,
+    },
     /// The raw value does not fit the type.
     #[error("raw value {raw} is outside the range of {data_type} ({min}..={max})")]
     OutOfRange {
@@ -74,9 +96,10 @@ pub enum EncodeError {
 /// Encodes `value` for `tag`: a bit for coils, the registers (wire order) otherwise.
 pub fn encode_value(tag: &RegisterTag, value: &Value) -> Result<Encoded, EncodeError> {
     if tag.data_type() == DataType::Bool {
-        return match value {
-            Value::Bool(b) => Ok(Encoded::Bit(*b)),
-            other => Err(wrong_type(DataType::Bool, other)),
+        return match (value, tag.bit()) {
+            (Value::Bool(b), None) => Ok(Encoded::Bit(*b)),
+            (Value::Bool(b), Some(bit)) => Ok(Encoded::RegisterBit { bit, value: *b }),
+            (other, _) => Err(wrong_type(DataType::Bool, other)),
         };
     }
     encode_registers(tag, value).map(Encoded::Registers)
@@ -85,9 +108,12 @@ pub fn encode_value(tag: &RegisterTag, value: &Value) -> Result<Encoded, EncodeE
 /// Encodes `value` into `tag`'s registers, in wire order.
 pub fn encode_registers(tag: &RegisterTag, value: &Value) -> Result<Vec<u16>, EncodeError> {
     let ty = tag.data_type();
+    if ty == DataType::String {
+        return encode_string(tag, value);
+    }
     let raw = raw_value(tag, value)?;
     let bytes: Vec<u8> = match ty {
-        DataType::Bool => return Err(wrong_type(ty, value)),
+        DataType::Bool | DataType::String => return Err(wrong_type(ty, value)),
         DataType::U16 => (int_in(ty, &raw, 0, i128::from(u16::MAX))? as u16)
             .to_be_bytes()
             .to_vec(),
@@ -121,6 +147,31 @@ pub fn encode_registers(tag: &RegisterTag, value: &Value) -> Result<Vec<u16>, En
         DataType::F64 => raw.as_f64().to_be_bytes().to_vec(),
     };
     Ok(from_be_bytes(tag.order(), &bytes))
+}
+
+/// A string into its field: NUL-padded to the tag's registers, in its byte order.
+fn encode_string(tag: &RegisterTag, value: &Value) -> Result<Vec<u16>, EncodeError> {
+    let Value::Text(text) = value else {
+        return Err(wrong_type(DataType::String, value));
+    };
+    let length = tag.length();
+    let has_nul = text.contains('\0');
+    if text.len() > usize::from(length) || has_nul {
+        return Err(EncodeError::StringFit {
+            len: text.len(),
+            length,
+            nul: if has_nul { " (or contains NUL)" } else { "" },
+        });
+    }
+    let mut bytes = text.as_bytes().to_vec();
+    bytes.resize(usize::from(tag.width()) * 2, 0);
+    Ok(bytes
+        .chunks(2)
+        .map(|c| match tag.byte_order() {
+            ByteOrder::HighFirst => u16::from_be_bytes([c[0], c[1]]),
+            ByteOrder::LowFirst => u16::from_le_bytes([c[0], c[1]]),
+        })
+        .collect())
 }
 
 /// The raw value before type conversion.

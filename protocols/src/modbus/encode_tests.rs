@@ -132,6 +132,64 @@ fn refuses_values_that_do_not_fit() {
     );
 }
 
+#[test]
+fn bits_in_registers_and_strings() {
+    let mut spec = TagSpec::new(
+        TagId::new("s/a/l/d/t").unwrap(),
+        RegisterKind::Holding,
+        0,
+        DataType::Bool,
+    );
+    spec.bit = Some(3);
+    let t = RegisterTag::new(spec).unwrap();
+    assert_eq!(
+        encode_value(&t, &Value::Bool(true)).unwrap(),
+        Encoded::RegisterBit {
+            bit: 3,
+            value: true
+        }
+    );
+    let string = |length: u16, order: ByteOrder| {
+        let mut spec = TagSpec::new(
+            TagId::new("s/a/l/d/t").unwrap(),
+            RegisterKind::Holding,
+            0,
+            DataType::String,
+        );
+        spec.length = length;
+        spec.byte_order = order;
+        RegisterTag::new(spec).unwrap()
+    };
+    let t = string(5, ByteOrder::HighFirst);
+    let words = encode_registers(&t, &Value::Text("SN-1".into())).unwrap();
+    assert_eq!(words, [0x534E, 0x2D31, 0x0000]);
+    assert_eq!(
+        decode_registers(&t, &words).unwrap(),
+        Value::Text("SN-1".into())
+    );
+    let t = string(4, ByteOrder::LowFirst);
+    assert_eq!(
+        encode_registers(&t, &Value::Text("AB".into())).unwrap(),
+        [0x4241, 0]
+    );
+    assert!(matches!(
+        encode_registers(&t, &Value::Text("ABCDE".into())),
+        Err(EncodeError::StringFit {
+            len: 5,
+            length: 4,
+            ..
+        })
+    ));
+    assert!(matches!(
+        encode_registers(&t, &Value::Text("A\0".into())),
+        Err(EncodeError::StringFit { .. })
+    ));
+    assert!(matches!(
+        encode_registers(&t, &Value::UInt(1)),
+        Err(EncodeError::WrongType { .. })
+    ));
+}
+
 fn order() -> impl Strategy<Value = WordOrder> {
     prop::sample::select(WordOrder::ALL.to_vec())
 }

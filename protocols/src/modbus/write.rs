@@ -6,7 +6,14 @@
 //! never as two FC6 writes a reader could observe half-done). Only coils and holding
 //! registers are writable; discrete inputs and input registers are read-only in Modbus.
 //!
-//! [`WriteRequest::for_tag`] is pure; `execute` (crate-private) is the only code that talks
+//! A `bool` tag on a bit of a holding register is a read-modify-write
+//! ([`WriteAction::SetBit`]): the register is read, the bit changed, and the whole register
+//! written back with FC6. Race: if another master (an HMI, the PLC program) changes another
+//! bit of that register between our read and our write, its change is overwritten. The
+//! window is one request round trip; FC22 (mask write) would close it but many devices lack
+//! it, so the agent does not rely on it. Avoid bit-writes to registers others write.
+//!
+//! [`WriteAction::for_tag`] is pure; `execute` (crate-private) is the only code that talks
 //! to the device, and it maps failures the same way reads do: a device exception comes back
 //! as `Ok(Err(Exception))` (connection kept), a timeout or transport failure as
 //! `Err(DriverError)` (the caller drops the connection).
@@ -50,24 +57,71 @@ pub enum WriteTargetError {
     },
 }
 
-impl WriteRequest {
-    /// The request that writes `encoded` into `tag`.
+/// How a tag is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteAction {
+    /// One request.
+    Request(WriteRequest),
+    /// Read holding register `address`, set or clear `bit`, write it back (FC6).
+    SetBit {
+        /// The register.
+        address: u16,
+        /// The bit (0 = least significant).
+        bit: u8,
+        /// Its new state.
+        value: bool,
+    },
+}
+
+impl WriteAction {
+    /// How to write `encoded` into `tag`.
     pub fn for_tag(tag: &RegisterTag, encoded: Encoded) -> Result<Self, WriteTargetError> {
         let kind = tag.kind();
         let data = match (kind, encoded) {
-            (RegisterKind::Coil, Encoded::Bit(b)) => WriteData::Coils(vec![b]),
-            (RegisterKind::Holding, Encoded::Registers(words)) => WriteData::Registers(words),
             (RegisterKind::Discrete | RegisterKind::Input, _) => {
                 return Err(WriteTargetError::ReadOnlyTable { kind });
             }
+            (RegisterKind::Coil, Encoded::Bit(b)) => WriteData::Coils(vec![b]),
+            (RegisterKind::Holding, Encoded::Registers(words)) => WriteData::Registers(words),
+            (RegisterKind::Holding, Encoded::RegisterBit { bit, value }) => {
+                return Ok(Self::SetBit {
+                    address: tag.address(),
+                    bit,
+                    value,
+                });
+            }
             _ => return Err(WriteTargetError::Shape { kind }),
         };
-        Ok(Self {
+        Ok(Self::Request(WriteRequest {
             start: tag.address(),
             data,
-        })
+        }))
     }
 
+    /// The function code of the write (FC6 for a bit in a register).
+    pub fn function_code(&self) -> u8 {
+        match self {
+            Self::Request(r) => r.function_code(),
+            Self::SetBit { .. } => 0x06,
+        }
+    }
+}
+
+/// The FC6 request that sets `bit` of a register currently holding `current`.
+pub fn set_bit(address: u16, current: u16, bit: u8, value: bool) -> WriteRequest {
+    let mask = 1u16 << (bit & 0x0F);
+    let word = if value {
+        current | mask
+    } else {
+        current & !mask
+    };
+    WriteRequest {
+        start: address,
+        data: WriteData::Registers(vec![word]),
+    }
+}
+
+impl WriteRequest {
     /// FC5, FC6, FC15 or FC16.
     pub fn function_code(&self) -> u8 {
         match &self.data {
@@ -102,18 +156,16 @@ pub fn read_of_tag(tag: &RegisterTag) -> ReadRequest {
     }
 }
 
-// FIXME: wired into the driver once the transport-generic driver is merged.
-#[allow(unused_imports)]
 pub(crate) use io::execute;
 
-#[allow(dead_code)]
 mod io {
     use super::*;
     use crate::modbus::{DriverError, Exception};
     use tokio::time::timeout;
     use tokio_modbus::client::{Context, Writer};
 
-    /// Executes `request` on `ctx` within `limit`. `endpoint` names the device in errors.
+    /// Executes `request` on `ctx` (its unit already selected) within `limit`. `endpoint`
+    /// names the device in errors.
     pub(crate) async fn execute(
         ctx: &mut Context,
         request: &WriteRequest,
@@ -209,7 +261,11 @@ mod tests {
         ];
         for (kind, ty, value, fc, count) in cases {
             let t = tag(kind, ty);
-            let r = WriteRequest::for_tag(&t, encode_value(&t, &value).unwrap()).unwrap();
+            let WriteAction::Request(r) =
+                WriteAction::for_tag(&t, encode_value(&t, &value).unwrap()).unwrap()
+            else {
+                panic!("a plain request");
+            };
             assert_eq!((r.function_code(), r.count(), r.start), (fc, count, 100));
         }
         let multi = WriteRequest {
@@ -222,7 +278,7 @@ mod tests {
     #[test]
     fn read_only_tables_are_refused() {
         let t = tag(RegisterKind::Input, DataType::U16);
-        let e = WriteRequest::for_tag(&t, Encoded::Registers(vec![1])).unwrap_err();
+        let e = WriteAction::for_tag(&t, Encoded::Registers(vec![1])).unwrap_err();
         assert_eq!(
             e,
             WriteTargetError::ReadOnlyTable {
@@ -230,7 +286,15 @@ mod tests {
             }
         );
         let t = tag(RegisterKind::Discrete, DataType::Bool);
-        assert!(WriteRequest::for_tag(&t, Encoded::Bit(true)).is_err());
+        assert!(WriteAction::for_tag(&t, Encoded::Bit(true)).is_err());
+        assert_eq!(
+            set_bit(7, 0b1000_0001, 3, true).data,
+            WriteData::Registers(vec![0b1000_1001])
+        );
+        assert_eq!(
+            set_bit(7, 0xFFFF, 15, false).data,
+            WriteData::Registers(vec![0x7FFF])
+        );
         let r = read_of_tag(&tag(RegisterKind::Holding, DataType::F64));
         assert_eq!((r.start, r.count, r.function_code()), (100, 4, 3));
     }
