@@ -165,11 +165,15 @@ impl RegisterMap {
                 })
                 .map(|t| t.id().name())
                 .collect();
+            let what = if names.is_empty() {
+                "(unused registers)".to_owned()
+            } else {
+                names.join(", ")
+            };
             let _ = writeln!(
                 out,
-                "  hole {:<27} not read   {}",
-                h.describe(self.address_base),
-                names.join(", ")
+                "  hole {:<27} not read   {what}",
+                h.describe(self.address_base)
             );
         }
         out
