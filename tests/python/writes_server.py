@@ -4,7 +4,7 @@ Unit 1 (and only unit 1: other unit ids get no device) with non-shared tables:
 
 - coils 0..7 (all off; pymodbus packs bits into registers, so 0..15 answer)
 - holding registers 0..9: 0 = 1400 (u16 setpoint), 2..3 = 12.5 as f32 ABCD
-  (0x4148, 0x0000), 4..5 = 0x4148 0x0000 too, others 0
+  (0x4148, 0x0000), 4..5 = 0x4148 0x0000 too, 8 = 0x8001 (flag bits), others 0
 - holding registers 100..119: 0x0102 each (a second block, for scan)
 - input registers 0..3: "AB", "CD" as ASCII, 0x7FC0, 0x0000
 
@@ -31,7 +31,7 @@ async def main():
     coils = [SimData(0, values=[False] * 8, datatype=DataType.BITS)]
     discrete = [SimData(0, values=[True] * 8, datatype=DataType.BITS)]
     holding = [
-        SimData(0, values=[1400, 0, 0x4148, 0x0000, 0x4148, 0x0000, 0, 0, 0, 0], datatype=DataType.REGISTERS),
+        SimData(0, values=[1400, 0, 0x4148, 0x0000, 0x4148, 0x0000, 0, 0, 0x8001, 0], datatype=DataType.REGISTERS),
         SimData(100, values=[0x0102] * 20, datatype=DataType.REGISTERS),
     ]
     inputs = [SimData(0, values=[0x4142, 0x4344, 0x7FC0, 0x0000], datatype=DataType.REGISTERS)]

@@ -7,7 +7,9 @@
 //!   audit line;
 //! - a write to a read-only tag, a wrong type and a value outside the tag's limits are
 //!   rejected with their reasons and audited, and nothing is written;
-//! - a redelivered command id is answered with the first result and written once.
+//! - a redelivered command id is answered with the first result and written once;
+//! - a bit of a holding register is a read-modify-write that keeps the other bits, and a
+//!   string fills its field.
 #![allow(clippy::unwrap_used)]
 
 use std::collections::HashMap;
@@ -115,6 +117,22 @@ name = "run"
 register = "coil"
 address = 0
 type = "bool"
+writable = true
+
+[[device.tag]]
+name = "flag3"
+register = "holding"
+address = 8
+type = "bool"
+bit = 3
+writable = true
+
+[[device.tag]]
+name = "label"
+register = "holding"
+address = 9
+type = "string"
+length = 2
 writable = true
 "#
     )
@@ -255,13 +273,38 @@ async fn writes_are_validated_executed_once_and_audited() {
         (Some(Value::Bool(false)), Some(Value::Bool(true)))
     );
 
-    // What the device received: exactly three writes (21.5f32 = 0x41AC0000).
+    // 5. A bit of a holding register: read-modify-write, the other bits kept
+    //    (0x8001 | 1 << 3 = 0x8009 = 32777); a string into its field ("OK" = 0x4F4B).
+    h.send("c-8", "flag3", json!(true)).await;
+    let r = h.result("c-8").await;
+    assert_eq!(r.status, WriteStatus::Ok, "{r:?}");
+    assert_eq!(
+        (r.old, r.new),
+        (Some(Value::Bool(false)), Some(Value::Bool(true)))
+    );
+    h.send("c-9", "label", json!("OK")).await;
+    let r = h.result("c-9").await;
+    assert_eq!(r.status, WriteStatus::Ok, "{r:?}");
+    assert_eq!(r.new, Some(Value::Text("OK".into())));
+    h.send("c-10", "label", json!("TOO LONG")).await;
+    let r = h.result("c-10").await;
+    assert_eq!(r.status, WriteStatus::Rejected, "{r:?}");
+    assert!(
+        r.error
+            .as_deref()
+            .unwrap()
+            .contains("does not fit the tag's 2-byte field")
+    );
+
+    // What the device received: exactly these writes (21.5f32 = 0x41AC0000).
     assert_eq!(
         plc.writes(),
         [
             "WRITE fc=6 address=0 values=1500",
             "WRITE fc=16 address=2 values=16812,0",
             "WRITE fc=5 address=0 values=1",
+            "WRITE fc=6 address=8 values=32777",
+            "WRITE fc=6 address=9 values=20299",
         ]
     );
 
@@ -280,7 +323,8 @@ async fn writes_are_validated_executed_once_and_audited() {
     assert!((1..=probes + 1).contains(&probe_lines), "{audit}");
     assert_eq!(
         lines.len() - probe_lines,
-        1 + rejections.len() + 2,
+        // c-1, the rejections, c-6 to c-10.
+        1 + rejections.len() + 5,
         "{audit}"
     );
     assert_eq!(by_id.len(), lines.len(), "one line per id: {audit}");
