@@ -119,9 +119,12 @@ struct LinkOpts {
     /// Serial baud rate.
     #[arg(long, default_value_t = 19_200)]
     baud: u32,
-    /// Serial parity: none (then 2 stop bits), even or odd.
+    /// Serial parity: none, even or odd.
     #[arg(long, default_value = "even")]
     parity: String,
+    /// Serial stop bits (default: 1 with parity, 2 without, as the Modbus serial spec says).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=2))]
+    stop_bits: Option<u8>,
 }
 
 impl LinkOpts {
@@ -132,6 +135,7 @@ impl LinkOpts {
             serial: self.serial.clone(),
             baud: self.baud,
             parity: self.parity.clone(),
+            stop_bits: self.stop_bits,
         }
     }
 }

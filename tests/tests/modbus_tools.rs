@@ -1,6 +1,8 @@
 //! `edge-agent modbus scan` and `edge-agent modbus decode` run as processes against real
 //! Modbus servers with known layouts: plant-sim (512-entry banks, machines on units 1..n,
-//! exception 0B for other units) and a pymodbus server (`tests/python/writes_server.py`).
+//! exception 0B for other units), a pymodbus server (`tests/python/writes_server.py`), and
+//! pymodbus over RTU over TCP and RTU on a socat pty pair (`tests/python/modbus_server.py`,
+//! with a hole answering exception 02 and units that never answer).
 #![allow(clippy::unwrap_used)]
 
 use std::process::Output;
@@ -213,4 +215,135 @@ async fn offline_decode_and_bad_arguments() {
     assert_eq!(out.status.code(), Some(64), "{out:?}");
     let out = agent(&["modbus", "scan", "--tcp", "nohost", "--ranges", "x:1"]).await;
     assert_eq!(out.status.code(), Some(64), "{out:?}");
+}
+
+/// Starts `tests/python/modbus_server.py` for `spec`; returns it and its TCP port (RTU: 0).
+async fn rtu_peer(dir: &std::path::Path, spec: serde_json::Value) -> (Proc, u16) {
+    let file = dir.join(format!("spec-{:08x}.json", rand::random::<u32>()));
+    std::fs::write(&file, spec.to_string()).unwrap();
+    let py = tests::python::python(&["pymodbus"]).unwrap();
+    let proc = Proc::spawn(
+        &py,
+        &[
+            &tests::python::script("modbus_server.py").to_string_lossy(),
+            &file.to_string_lossy(),
+        ],
+        dir,
+        "modbus_server",
+        DEADLINE,
+    )
+    .await
+    .unwrap();
+    let port = proc.ready.get("port").map_or(0, |p| p.parse().unwrap());
+    (proc, port)
+}
+
+fn rtu_units() -> serde_json::Value {
+    serde_json::json!({
+        "1": {"tags": [
+            {"register": "holding", "address": 0, "type": "u32", "value": 7},
+            {"register": "holding", "address": 10, "type": "f32", "value": 12.5}
+        ], "holes": [["holding", 12, 5]]},
+        "3": {"tags": [{"register": "holding", "address": 5, "type": "u16", "value": 1}]}
+    })
+}
+
+fn check_rtu_scan(text: &str) {
+    assert!(
+        line(text, "1 ", "holding").ends_with(" 0-11 (12), 17-30 (14)"),
+        "{text}"
+    );
+    assert!(
+        line(text, "3 ", "holding").ends_with(" 0-30 (31)"),
+        "{text}"
+    );
+    assert!(text.contains("  2, 4: timeout"), "{text}");
+}
+
+#[tokio::test]
+async fn scan_and_decode_over_rtu_over_tcp_and_serial() {
+    let test = "scan_and_decode_over_rtu_over_tcp_and_serial";
+    if peers::require(test, "pymodbus", tests::python::python(&["pymodbus"])).is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+
+    let spec = serde_json::json!({"transport": "rtu-over-tcp", "units": rtu_units()});
+    let (_server, port) = rtu_peer(dir.path(), spec).await;
+    let addr = format!("127.0.0.1:{port}");
+    let out = agent(&[
+        "modbus",
+        "scan",
+        "--tcp",
+        &addr,
+        "--rtu-over-tcp",
+        "--units",
+        "1-4",
+        "--ranges",
+        "holding:0-30",
+    ])
+    .await;
+    assert!(out.status.success(), "{out:?}");
+    let text = stdout(&out);
+    assert!(
+        text.starts_with("modbus scan rtu-over-tcp 127.0.0.1:"),
+        "{text}"
+    );
+    check_rtu_scan(&text);
+    let out = agent(&[
+        "modbus",
+        "decode",
+        "--tcp",
+        &addr,
+        "--rtu-over-tcp",
+        "--holding",
+        "10",
+        "--count",
+        "2",
+    ])
+    .await;
+    assert!(
+        line(&stdout(&out), "[10..11]", " ABCD ").ends_with("f32 12.5"),
+        "{out:?}"
+    );
+
+    // RTU on a serial line: a socat pty pair, the server on one end, the scan on the other.
+    let Some(socat) = peers::require(test, "socat", tests::python::socat()) else {
+        return;
+    };
+    let (a, b) = (dir.path().join("ttyA"), dir.path().join("ttyB"));
+    let args = [
+        format!("pty,raw,echo=0,link={}", a.display()),
+        format!("pty,raw,echo=0,link={}", b.display()),
+    ];
+    let _socat = Proc::spawn_background(&socat, &[&args[0], &args[1]], dir.path()).unwrap();
+    let until = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !(a.exists() && b.exists()) {
+        assert!(tokio::time::Instant::now() < until, "socat made no ptys");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let spec = serde_json::json!({
+        "transport": "rtu",
+        // Linux ptys refuse parity bits (EINVAL), so the line is 8N1 here.
+        "serial": {"port": b.to_string_lossy(), "baudrate": 19200, "parity": "N", "stopbits": 1},
+        "units": rtu_units()
+    });
+    let (_server, _) = rtu_peer(dir.path(), spec).await;
+    let out = agent(&[
+        "modbus",
+        "scan",
+        "--serial",
+        &a.to_string_lossy(),
+        "--baud",
+        "19200",
+        "--parity",
+        "even",
+        "--units",
+        "1-4",
+        "--ranges",
+        "holding:0-30",
+    ])
+    .await;
+    assert!(out.status.success(), "{out:?}");
+    check_rtu_scan(&stdout(&out));
 }

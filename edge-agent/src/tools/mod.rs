@@ -45,6 +45,8 @@ pub struct LinkArgs {
     pub baud: u32,
     /// `--parity none|even|odd`.
     pub parity: String,
+    /// `--stop-bits 1|2` (default: 1 with parity, 2 without).
+    pub stop_bits: Option<u8>,
 }
 
 impl LinkArgs {
@@ -69,7 +71,9 @@ impl LinkArgs {
                 if self.baud == 0 {
                     return Err("--baud must be above 0".to_owned());
                 }
-                let stop_bits = if parity == Parity::None { 2 } else { 1 };
+                let stop_bits =
+                    self.stop_bits
+                        .unwrap_or(if parity == Parity::None { 2 } else { 1 });
                 Ok(Link::Serial(SerialLine {
                     port: path.clone(),
                     baud_rate: self.baud,
