@@ -114,8 +114,13 @@ pub fn start(
         shutdown,
         move |settings, handle, spool, input, stop| {
             // The dispatcher stops with the forwarder, after the pollers.
-            let dispatcher =
-                CommandDispatcher::new(handle.writes.clone(), audit, command_rx, result_tx);
+            let dispatcher = CommandDispatcher::new(
+                handle.writes.clone(),
+                audit,
+                command_rx,
+                result_tx,
+                Arc::clone(&handle.metrics),
+            );
             tokio::spawn(
                 dispatcher
                     .run(stop.clone())

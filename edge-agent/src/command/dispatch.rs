@@ -16,6 +16,7 @@
 //! over a bounded channel (the dispatcher waits when it is full).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use protocols::codec::command::decode_command;
@@ -27,6 +28,7 @@ use tokio_util::sync::CancellationToken;
 use super::recent::{RECENT_CAPACITY, RecentCommands, Seen};
 use super::router::{RouteError, WriteOutcome, WriteRouter};
 use crate::audit::{AuditLog, AuditRecord};
+use crate::metrics::{self, Metrics};
 
 /// Commands executing at once, over all devices; more are rejected as busy.
 pub const MAX_IN_PROGRESS: usize = 64;
@@ -48,6 +50,7 @@ pub struct CommandDispatcher {
     /// Extra deliveries of a command still executing, by id.
     duplicates: HashMap<String, usize>,
     running: JoinSet<(WriteCommand, WriteResult)>,
+    metrics: Arc<Metrics>,
 }
 
 impl CommandDispatcher {
@@ -58,6 +61,7 @@ impl CommandDispatcher {
         audit: AuditLog,
         input: mpsc::Receiver<Vec<u8>>,
         output: mpsc::Sender<WriteResult>,
+        metrics: Arc<Metrics>,
     ) -> Self {
         Self {
             router,
@@ -67,6 +71,7 @@ impl CommandDispatcher {
             recent: RecentCommands::new(RECENT_CAPACITY),
             duplicates: HashMap::new(),
             running: JoinSet::new(),
+            metrics,
         }
     }
 
@@ -116,6 +121,7 @@ impl CommandDispatcher {
                     reason: Some(e.reason),
                 };
                 self.audit(&record).await;
+                metrics::inc(&self.metrics.writes_rejected);
                 if id.is_empty() {
                     tracing::warn!(reason = %record.reason.as_deref().unwrap_or_default(), "malformed command without an id; cannot answer it");
                     return;
@@ -188,6 +194,11 @@ impl CommandDispatcher {
             reason: result.error.clone(),
         };
         self.audit(&record).await;
+        metrics::inc(match result.status {
+            WriteStatus::Ok => &self.metrics.writes_ok,
+            WriteStatus::Rejected => &self.metrics.writes_rejected,
+            WriteStatus::Failed => &self.metrics.writes_failed,
+        });
         match result.status {
             WriteStatus::Ok => {
                 tracing::info!(id = %cmd.id, user = %cmd.user, tag = %cmd.tag, requested = %cmd.value, old = ?result.old, new = ?result.new, "write executed")
@@ -299,9 +310,11 @@ mod tests {
         let audit = AuditLog::in_data_dir(dir.path());
         let (cmd_tx, cmd_rx) = mpsc::channel(8);
         let (res_tx, mut res_rx) = mpsc::channel(8);
+        let m = Arc::new(Metrics::default());
         let cancel = CancellationToken::new();
         let task = tokio::spawn(
-            CommandDispatcher::new(router, audit.clone(), cmd_rx, res_tx).run(cancel.clone()),
+            CommandDispatcher::new(router, audit.clone(), cmd_rx, res_tx, Arc::clone(&m))
+                .run(cancel.clone()),
         );
         let (release, mut released) = mpsc::channel::<()>(1);
         let executed = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -362,6 +375,8 @@ mod tests {
             })
             .collect();
         assert_eq!(statuses, ["b:rejected", "a:ok", ":rejected", "c:rejected"]);
+        let s = m.snapshot();
+        assert_eq!((s.writes_ok, s.writes_rejected, s.writes_failed), (1, 3, 0));
         device.abort();
     }
 }

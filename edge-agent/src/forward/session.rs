@@ -216,9 +216,11 @@ impl Session {
         match commands.try_send(payload) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(_)) => {
+                metrics::inc(&self.metrics.commands_dropped);
                 tracing::warn!("too many commands waiting; command dropped unanswered");
             }
             Err(mpsc::error::TrySendError::Closed(_)) => {
+                metrics::inc(&self.metrics.commands_dropped);
                 tracing::warn!("command dispatcher stopped; command dropped unanswered");
             }
         }
