@@ -674,3 +674,136 @@ async fn a_dead_unit_does_not_slow_the_others_on_its_bus() {
         "with a dead unit {with_dead:.2}/s vs {baseline:.2}/s alone"
     );
 }
+
+/// One read from a fresh connection, with a timeout: `None` when nothing came back.
+async fn read_unit(addr: std::net::SocketAddr, unit: u8) -> Option<Vec<u16>> {
+    use tokio_modbus::client::Reader;
+    let mut ctx = tokio_modbus::client::tcp::connect_slave(addr, tokio_modbus::Slave(unit))
+        .await
+        .ok()?;
+    let reply = tokio::time::timeout(Duration::from_millis(500), ctx.read_input_registers(0, 1))
+        .await
+        .ok()?;
+    reply.ok()?.ok()
+}
+
+async fn control(stream: &mut tokio::io::BufStream<tokio::net::TcpStream>, line: &str) -> String {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    stream
+        .write_all(format!("{line}\n").as_bytes())
+        .await
+        .unwrap();
+    stream.flush().await.unwrap();
+    let mut reply = String::new();
+    tokio::time::timeout(Duration::from_secs(5), stream.read_line(&mut reply))
+        .await
+        .unwrap()
+        .unwrap();
+    reply.trim().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pymodbus_client_reads_plant_sim_as_its_map_says() {
+    let test = "pymodbus_client_reads_plant_sim_as_its_map_says";
+    let Some(py) = peers::require(test, "pymodbus venv", python::python(&["pymodbus"])) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let map_path = dir.path().join("map.toml");
+    let sim = Proc::spawn(
+        &bins::path(bins::PLANT_SIM),
+        &[
+            "--machines",
+            "6",
+            "--seed",
+            "7",
+            "--listen",
+            "127.0.0.1:0",
+            "--tick",
+            "0s",
+            "--map-out",
+            &map_path.to_string_lossy(),
+            "--control",
+            "127.0.0.1:0",
+            "--fault",
+            "exception 0 holding 500 2 2",
+        ],
+        dir.path(),
+        "plant-sim",
+        Duration::from_secs(30),
+    )
+    .await
+    .unwrap();
+    let map = simulators::read_map(&map_path).unwrap();
+    let plant = simulators::Plant::new(map.seed, map.machines).unwrap();
+    let mut expected = serde_json::Map::new();
+    for (i, m) in map.entries.iter().enumerate() {
+        let signals: serde_json::Map<String, serde_json::Value> = m
+            .signals
+            .iter()
+            .map(|s| {
+                let v = match plant.engineering_value(i, &s.name).unwrap() {
+                    simulators::EngValue::Bool(b) => json!(b),
+                    simulators::EngValue::Int(n) => json!(n),
+                    simulators::EngValue::Float(f) => json!(f),
+                };
+                (s.name.clone(), v)
+            })
+            .collect();
+        expected.insert(m.id.clone(), signals.into());
+    }
+    let expected_path = dir.path().join("expected.json");
+    std::fs::write(
+        &expected_path,
+        serde_json::Value::from(expected).to_string(),
+    )
+    .unwrap();
+    let out = tokio::time::timeout(
+        Duration::from_secs(60),
+        tokio::process::Command::new(&py)
+            .arg(python::script("modbus_client_check.py"))
+            .arg(&map_path)
+            .arg(&expected_path)
+            // The injected hole on machine 0 (unit 1), and a read outside the bank.
+            .args(["1:holding:500:2", "1:holding:512:2"])
+            .output(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        sim.log()
+    );
+    println!("{test}: {}", stdout.trim());
+
+    // Faults on demand over the control socket: a silent unit, then cleared.
+    let modbus: std::net::SocketAddr = sim.ready_value("modbus").unwrap().parse().unwrap();
+    let control_addr = sim.ready_value("control").unwrap().to_owned();
+    let mut ctl =
+        tokio::io::BufStream::new(tokio::net::TcpStream::connect(&control_addr).await.unwrap());
+    assert!(read_unit(modbus, 2).await.is_some());
+    assert_eq!(control(&mut ctl, "silence 1").await, "ok");
+    assert_eq!(read_unit(modbus, 2).await, None, "unit 2 still answers");
+    assert!(
+        read_unit(modbus, 1).await.is_some(),
+        "unit 1 stopped answering"
+    );
+    assert!(
+        control(&mut ctl, "silence 99")
+            .await
+            .starts_with("error no machine 99")
+    );
+    assert!(
+        control(&mut ctl, "explode 1")
+            .await
+            .starts_with("error unknown command")
+    );
+    assert_eq!(control(&mut ctl, "disconnect 0").await, "ok");
+    assert_eq!(read_unit(modbus, 3).await, None, "listener still accepts");
+    assert_eq!(control(&mut ctl, "clear all").await, "ok");
+    assert!(read_unit(modbus, 2).await.is_some(), "unit 2 not back");
+}
