@@ -33,8 +33,10 @@ use super::{
     RegisterTag, bad_points, decode_response, holes,
 };
 
-/// Quality reason of a tag that lies in a learned hole.
-pub const HOLE_REASON: &str = "exception 02 illegal data address (learned hole, not read)";
+/// Quality reason of a tag that lies in a learned hole: the same as when the device refused
+/// it, so the reason does not change once the hole is learned (the log and `check-config`
+/// say that it is no longer read).
+pub const HOLE_REASON: &str = "exception 02 illegal data address";
 
 /// The result of one poll cycle.
 #[derive(Debug)]
