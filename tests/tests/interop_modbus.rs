@@ -8,8 +8,11 @@
 //! - An exception-02 hole is learned: the tags around it stay good in few requests, the tag
 //!   in it goes bad with "illegal data address", and `check-config` shows the plan before
 //!   and after (printed; run with `--nocapture` to see it).
-//! - A dead unit id on a shared bus does not slow the 10 healthy units on it (printed: the
-//!   healthy units' poll rate with and without the dead unit).
+//! - A dead unit id on a shared bus (an RTU-over-TCP gateway, a serial line) does not slow
+//!   the 10 healthy units on it (printed: the healthy units' poll rate with and without the
+//!   dead unit).
+//! - A pymodbus client reads plant-sim and checks every signal against the register map
+//!   file, an injected exception-02 hole, and faults set over the control socket.
 //!
 //! The agent publishes JSON batches to the shared Mosquitto (`SENTIA_TEST_MQTT`); the test
 //! subscribes and decodes them. Under `CI=true` a missing peer (venv, socat, Mosquitto) fails.
@@ -620,7 +623,7 @@ async fn healthy_rate(rig: &mut Rig, units: &[u8], window: Duration) -> f64 {
     per_unit.iter().sum::<f64>() / per_unit.len() as f64
 }
 
-async fn bus_rate(test: &str, dead: bool) -> Option<f64> {
+async fn bus_rate(test: &str, transport: &str, dead: bool) -> Option<f64> {
     let mut rig = Rig::new(test).await?;
     let healthy: Vec<u8> = (1..=10).collect();
     let units: serde_json::Map<String, serde_json::Value> = healthy
@@ -630,10 +633,23 @@ async fn bus_rate(test: &str, dead: bool) -> Option<f64> {
             (u.to_string(), json!({"tags": [tag]}))
         })
         .collect();
-    let port = rig
-        .peer(json!({"transport": "rtu-over-tcp", "units": units}))
+    let link = if transport == "rtu" {
+        let (server_end, agent_end) = rig.pty_pair(test).await?;
+        rig.peer(json!({
+            "transport": "rtu",
+            "serial": {"port": server_end, "baudrate": 115200, "parity": "N", "stopbits": 1},
+            "units": units,
+        }))
         .await;
-    let link = format!("protocol = \"modbus-rtu-over-tcp\"\nhost = \"127.0.0.1\"\nport = {port}");
+        format!(
+            "protocol = \"modbus-rtu\"\nport = \"{agent_end}\"\nbaud_rate = 115200\nparity = \"none\""
+        )
+    } else {
+        let port = rig
+            .peer(json!({"transport": transport, "units": units}))
+            .await;
+        format!("protocol = \"modbus-rtu-over-tcp\"\nhost = \"127.0.0.1\"\nport = {port}")
+    };
     let tag = ["{ name = \"v\", register = \"holding\", address = 0, type = \"u16\" }".to_owned()];
     let mut devices: String = healthy
         .iter()
@@ -655,17 +671,15 @@ async fn bus_rate(test: &str, dead: bool) -> Option<f64> {
     Some(rate)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_dead_unit_does_not_slow_the_others_on_its_bus() {
-    let test = "a_dead_unit_does_not_slow_the_others_on_its_bus";
-    let Some(baseline) = bus_rate(test, false).await else {
+async fn dead_unit_on(test: &str, transport: &str) {
+    let Some(baseline) = bus_rate(test, transport, false).await else {
         return;
     };
-    let Some(with_dead) = bus_rate(test, true).await else {
+    let Some(with_dead) = bus_rate(test, transport, true).await else {
         return;
     };
     println!(
-        "RTU-over-TCP bus, 10 healthy units polled every 100ms (timeout 300ms): \
+        "{transport} bus, 10 healthy units polled every 100ms (timeout 300ms): \
          {baseline:.2} polls/s per unit alone, {with_dead:.2} polls/s per unit with a dead unit 11"
     );
     assert!(baseline > 5.0, "baseline {baseline:.2}/s");
@@ -673,6 +687,21 @@ async fn a_dead_unit_does_not_slow_the_others_on_its_bus() {
         with_dead >= 0.8 * baseline,
         "with a dead unit {with_dead:.2}/s vs {baseline:.2}/s alone"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_unit_does_not_slow_the_others_on_an_rtu_over_tcp_gateway() {
+    let test = "a_dead_unit_does_not_slow_the_others_on_an_rtu_over_tcp_gateway";
+    dead_unit_on(test, "rtu-over-tcp").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_unit_does_not_slow_the_others_on_a_serial_line() {
+    dead_unit_on(
+        "a_dead_unit_does_not_slow_the_others_on_a_serial_line",
+        "rtu",
+    )
+    .await;
 }
 
 /// One read from a fresh connection, with a timeout: `None` when nothing came back.
