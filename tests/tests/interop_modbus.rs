@@ -506,6 +506,51 @@ fn check_config(config: &Path) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_delay_spaces_the_requests_of_a_cycle() {
+    let test = "request_delay_spaces_the_requests_of_a_cycle";
+    let Some(mut rig) = Rig::new(test).await else {
+        return;
+    };
+    // Three tables, so three requests per cycle; points carry the time their request left.
+    let tags = [
+        ("c", "coil", "bool"),
+        ("h", "holding", "u16"),
+        ("i", "input", "u16"),
+    ];
+    let spec: Vec<_> = tags
+        .iter()
+        .map(|(_, reg, ty)| json!({"register": reg, "address": 0, "type": ty, "value": 1}))
+        .collect();
+    let port = rig
+        .peer(json!({"transport": "tcp", "units": {"1": {"tags": spec}}}))
+        .await;
+    let link = format!("protocol = \"modbus-tcp\"\nhost = \"127.0.0.1\"\nport = {port}");
+    let toml: Vec<String> = tags
+        .iter()
+        .map(|(n, reg, ty)| {
+            format!("{{ name = \"{n}\", register = \"{reg}\", address = 0, type = \"{ty}\" }}")
+        })
+        .collect();
+    let devices = device_toml("slow", &link, 1, "request_delay = \"150ms\"", &toml);
+    let config = rig.config(&devices, "1s");
+    rig.start_agent(&config);
+    let mut checked = 0;
+    while checked < 3 {
+        let b = rig.next_of("slow", Duration::from_secs(10)).await;
+        if !b.points.iter().all(|p| p.quality == Quality::Good) {
+            continue;
+        }
+        let mut ts: Vec<i64> = b.points.iter().map(|p| p.ts_ns).collect();
+        ts.sort_unstable();
+        for pair in ts.windows(2) {
+            let gap = Duration::from_nanos(u64::try_from(pair[1] - pair[0]).unwrap());
+            assert!(gap >= Duration::from_millis(150), "requests {gap:?} apart");
+        }
+        checked += 1;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exception_02_hole_is_learned_and_read_around() {
     let test = "exception_02_hole_is_learned_and_read_around";
     let Some(mut rig) = Rig::new(test).await else {
@@ -591,13 +636,16 @@ async fn exception_02_hole_is_learned_and_read_around() {
     println!("plan before hole learning:\n{before}\nplan after hole learning:\n{after}");
 }
 
-/// Good batches per second of each healthy unit over `window`, after a settling time.
-async fn healthy_rate(rig: &mut Rig, units: &[u8], window: Duration) -> f64 {
+/// Good batches per second of each healthy unit over `window`, after a settling time, and
+/// the quality reasons seen on the other units' points.
+async fn healthy_rate(rig: &mut Rig, units: &[u8], window: Duration) -> (f64, Vec<String>) {
     let settle = Instant::now() + Duration::from_secs(3);
     while Instant::now() < settle {
         let _ = tokio::time::timeout(Duration::from_millis(100), rig.batches.recv()).await;
     }
     let mut counts: HashMap<String, u32> = HashMap::new();
+    let mut others = Vec::new();
+    let healthy: Vec<String> = units.iter().map(|u| format!("u{u}")).collect();
     let end = Instant::now() + window;
     while let Ok(Some(b)) = tokio::time::timeout(
         end.saturating_duration_since(Instant::now()),
@@ -605,10 +653,14 @@ async fn healthy_rate(rig: &mut Rig, units: &[u8], window: Duration) -> f64 {
     )
     .await
     {
-        if b.points.iter().all(|p| p.quality == Quality::Good) {
-            *counts
-                .entry(b.asset.as_str().rsplit('/').next().unwrap().to_owned())
-                .or_default() += 1;
+        let unit = b.asset.as_str().rsplit('/').next().unwrap().to_owned();
+        if !healthy.contains(&unit) {
+            others.extend(b.points.iter().filter_map(|p| match &p.quality {
+                Quality::Bad(r) => Some(r.clone()),
+                _ => None,
+            }));
+        } else if b.points.iter().all(|p| p.quality == Quality::Good) {
+            *counts.entry(unit).or_default() += 1;
         }
         if Instant::now() >= end {
             break;
@@ -620,7 +672,7 @@ async fn healthy_rate(rig: &mut Rig, units: &[u8], window: Duration) -> f64 {
             f64::from(counts.get(&format!("u{u}")).copied().unwrap_or(0)) / window.as_secs_f64()
         })
         .collect();
-    per_unit.iter().sum::<f64>() / per_unit.len() as f64
+    (per_unit.iter().sum::<f64>() / per_unit.len() as f64, others)
 }
 
 async fn bus_rate(test: &str, transport: &str, dead: bool) -> Option<f64> {
@@ -660,12 +712,19 @@ async fn bus_rate(test: &str, transport: &str, dead: bool) -> Option<f64> {
     }
     let config = rig.config(&devices, "100ms");
     rig.start_agent(&config);
-    let rate = healthy_rate(&mut rig, &healthy, Duration::from_secs(8)).await;
+    let (rate, reasons) = healthy_rate(&mut rig, &healthy, Duration::from_secs(8)).await;
     if dead {
         assert!(
             rig.logs().contains("circuit open"),
             "the dead unit's circuit never opened\n{}",
             rig.logs()
+        );
+        // The dead unit keeps publishing, bad with the breaker's reason.
+        assert!(
+            reasons
+                .iter()
+                .any(|r| r.starts_with("unit 11 not answering; circuit open, next probe in")),
+            "{reasons:?}"
         );
     }
     Some(rate)

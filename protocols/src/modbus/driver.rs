@@ -184,9 +184,7 @@ impl ModbusDriver {
         unit: u8,
         request: &ReadRequest,
     ) -> Result<Result<ReadData, Exception>, DriverError> {
-        if let Some(until) = self.quiet_until() {
-            tokio::time::sleep_until(until).await;
-        }
+        quiet(self.quiet_until()).await;
         let result = self.exchange(unit, request).await;
         self.quiet_since = Some(Instant::now());
         result
@@ -278,6 +276,9 @@ impl ModbusDriver {
         );
         let lens = map.widths();
         for (index, request) in map.requests().iter().enumerate() {
+            if out.error.is_none() {
+                quiet(self.quiet_until()).await;
+            }
             let ts = now_ns();
             if let Some(error) = &out.error {
                 out.points
@@ -356,6 +357,7 @@ impl ModbusDriver {
         p: &mut Probe<'_>,
         request: &ReadRequest,
     ) -> Result<bool, DriverError> {
+        quiet(self.quiet_until()).await;
         let ts = now_ns();
         match self.read(p.unit, request).await? {
             Ok(data) => {
@@ -417,6 +419,14 @@ async fn tcp_connect(
     // Requests are small and latency matters more than packet count.
     let _ = stream.set_nodelay(true);
     Ok(stream)
+}
+
+/// Waits out the inter-frame and request delays (see [`ModbusDriver::quiet_until`]), so a
+/// timestamp taken next is the time the request leaves.
+async fn quiet(until: Option<Instant>) {
+    if let Some(until) = until {
+        tokio::time::sleep_until(until).await;
+    }
 }
 
 /// What hole learning works with.
