@@ -126,6 +126,7 @@ unit_id = 1
 address_base = 1
 tag = [
   { name = "zero", register = "holding", address = 0, type = "u16" },
+  { name = "top", register = "holding", address = 65535, type = "u64" },
   { name = "s", register = "holding", address = 1, type = "string" },
   { name = "b", register = "input", address = 1, type = "bool", bit = 16 },
 ]
@@ -175,6 +176,7 @@ tag = [{ name = "x", register = "holding", address = 0, type = "u16" }]
     let err = parse(text, "bus.toml").unwrap_err().to_string();
     for expected in [
         "device[d1].tag[zero].address: address 0 does not exist with address_base = 1",
+        "device[d1].tag[top].address: address 65535 + 4 registers runs past the last address 65536",
         "device[d1].tag[s].length: type string needs length = 1..250 (bytes), got 0",
         "device[d1].tag[b].bit: bit must be between 0 and 15",
         "device[d2].unit_id: shares a link with another device but its settings differ",
