@@ -8,7 +8,7 @@
 //! - An exception-02 hole is learned: the tags around it stay good in few requests, the tag
 //!   in it goes bad with "illegal data address", and `check-config` shows the plan before
 //!   and after (printed; run with `--nocapture` to see it).
-//! - A dead unit id on a shared bus (an RTU-over-TCP gateway, a serial line) does not slow
+//! - A dead unit id on a shared bus (a serial line, an RTU-over-TCP or a Modbus TCP gateway) does not slow
 //!   the 10 healthy units on it (printed: the healthy units' poll rate with and without the
 //!   dead unit).
 //! - A pymodbus client reads plant-sim and checks every signal against the register map
@@ -696,6 +696,12 @@ async fn bus_rate(test: &str, transport: &str, dead: bool) -> Option<f64> {
         format!(
             "protocol = \"modbus-rtu\"\nport = \"{agent_end}\"\nbaud_rate = 115200\nparity = \"none\""
         )
+    } else if transport == "tcp" {
+        // A Modbus TCP gateway: the devices share its connection only when asked to.
+        let port = rig.peer(json!({"transport": "tcp", "units": units})).await;
+        format!(
+            "protocol = \"modbus-tcp\"\nhost = \"127.0.0.1\"\nport = {port}\nshare_connection = true"
+        )
     } else {
         let port = rig
             .peer(json!({"transport": transport, "units": units}))
@@ -752,6 +758,12 @@ async fn dead_unit_on(test: &str, transport: &str) {
 async fn a_dead_unit_does_not_slow_the_others_on_an_rtu_over_tcp_gateway() {
     let test = "a_dead_unit_does_not_slow_the_others_on_an_rtu_over_tcp_gateway";
     dead_unit_on(test, "rtu-over-tcp").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_unit_does_not_slow_the_others_behind_a_shared_tcp_gateway() {
+    let test = "a_dead_unit_does_not_slow_the_others_behind_a_shared_tcp_gateway";
+    dead_unit_on(test, "tcp").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
