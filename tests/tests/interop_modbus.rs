@@ -675,7 +675,15 @@ async fn healthy_rate(rig: &mut Rig, units: &[u8], window: Duration) -> (f64, Ve
     (per_unit.iter().sum::<f64>() / per_unit.len() as f64, others)
 }
 
-async fn bus_rate(test: &str, transport: &str, dead: bool) -> Option<f64> {
+/// The dead unit on the bus: none, behind its circuit breaker, or without one.
+#[derive(Clone, Copy, PartialEq)]
+enum Dead {
+    No,
+    WithBreaker,
+    WithoutBreaker,
+}
+
+async fn bus_rate(test: &str, transport: &str, dead: Dead) -> Option<f64> {
     let mut rig = Rig::new(test).await?;
     let healthy: Vec<u8> = (1..=10).collect();
     let units: serde_json::Map<String, serde_json::Value> = healthy
@@ -713,13 +721,17 @@ async fn bus_rate(test: &str, transport: &str, dead: bool) -> Option<f64> {
         .iter()
         .map(|u| device_toml(&format!("u{u}"), &link, *u, "", &tag))
         .collect();
-    if dead {
-        devices += &device_toml("u11", &link, 11, "", &tag);
+    match dead {
+        Dead::No => {}
+        Dead::WithBreaker => devices += &device_toml("u11", &link, 11, "", &tag),
+        Dead::WithoutBreaker => {
+            devices += &device_toml("u11", &link, 11, "breaker_timeouts = 0", &tag);
+        }
     }
     let config = rig.config(&devices, "100ms");
     rig.start_agent(&config);
     let (rate, reasons) = healthy_rate(&mut rig, &healthy, Duration::from_secs(8)).await;
-    if dead {
+    if dead == Dead::WithBreaker {
         assert!(
             rig.logs().contains("circuit open"),
             "the dead unit's circuit never opened\n{}",
@@ -737,10 +749,10 @@ async fn bus_rate(test: &str, transport: &str, dead: bool) -> Option<f64> {
 }
 
 async fn dead_unit_on(test: &str, transport: &str) {
-    let Some(baseline) = bus_rate(test, transport, false).await else {
+    let Some(baseline) = bus_rate(test, transport, Dead::No).await else {
         return;
     };
-    let Some(with_dead) = bus_rate(test, transport, true).await else {
+    let Some(with_dead) = bus_rate(test, transport, Dead::WithBreaker).await else {
         return;
     };
     println!(
@@ -758,6 +770,22 @@ async fn dead_unit_on(test: &str, transport: &str) {
 async fn a_dead_unit_does_not_slow_the_others_on_an_rtu_over_tcp_gateway() {
     let test = "a_dead_unit_does_not_slow_the_others_on_an_rtu_over_tcp_gateway";
     dead_unit_on(test, "rtu-over-tcp").await;
+    // The reference: the same dead unit with its breaker off holds the bus for a timeout on
+    // every poll, and the healthy units pay for it.
+    let Some(without) = bus_rate(test, "rtu-over-tcp", Dead::WithoutBreaker).await else {
+        return;
+    };
+    let Some(with) = bus_rate(test, "rtu-over-tcp", Dead::WithBreaker).await else {
+        return;
+    };
+    println!(
+        "rtu-over-tcp bus, dead unit 11: {with:.2} polls/s per healthy unit with its circuit \
+         breaker, {without:.2} with breaker_timeouts = 0"
+    );
+    assert!(
+        without < 0.8 * with,
+        "{without:.2}/s without vs {with:.2}/s with"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

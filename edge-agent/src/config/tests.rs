@@ -86,6 +86,7 @@ fn example_config_parses() {
     assert!(options.shared);
     assert_eq!(options.request_delay, Duration::from_millis(10));
     assert_eq!(options.hole_retry, Duration::from_secs(600));
+    assert_eq!(options.breaker_timeouts, 3);
     assert_eq!(map.address_base(), 1);
     // Configured addresses 1 and 8 are protocol addresses 0 and 7.
     assert_eq!(map.tags()[0].address(), 0);
@@ -157,11 +158,13 @@ unit_id = 3
 parity = "even"
 share_connection = true
 address_base = 2
+breaker_timeouts = 0
 tag = [{ name = "x", register = "holding", address = 0, type = "u16", byte_order = "BA" }]
 
 [[device]]
 id = "d5"
 protocol = "modbus-rtu"
+breaker_timeouts = 5
 port = "/dev/ttyS1"
 unit_id = 4
 tag = [{ name = "x", register = "holding", address = 0, type = "u16" }]
@@ -171,6 +174,15 @@ id = "d6"
 protocol = "modbus-rtu"
 port = "/dev/ttyS1"
 unit_id = 4
+tag = [{ name = "x", register = "holding", address = 0, type = "u16" }]
+
+[[device]]
+id = "d7"
+protocol = "modbus-tcp"
+host = "plc"
+port = 502
+unit_id = 4
+breaker_timeouts = 2
 tag = [{ name = "x", register = "holding", address = 0, type = "u16" }]
 "#;
     let err = parse(text, "bus.toml").unwrap_err().to_string();
@@ -188,6 +200,7 @@ tag = [{ name = "x", register = "holding", address = 0, type = "u16" }]
         "device[d4].address_base: must be 0 or 1",
         "device[d4].tag[x].byte_order: byte_order applies to type string only",
         "device[d6].unit_id: unit id 4 is already used on /dev/ttyS1",
+        "device[d7].breaker_timeouts: applies to devices on a shared link only",
     ] {
         assert!(err.contains(expected), "missing {expected:?} in\n{err}");
     }
