@@ -2,7 +2,7 @@
 //!
 //! On an RTU line or a gateway, every request to a unit that does not answer holds the bus
 //! for a whole timeout, which the other units pay for. So after `threshold` (the device's
-//! `breaker_timeouts`, default [`Breaker::THRESHOLD`]; 0 turns the breaker off) consecutive
+//! `breaker_timeouts`, default 3; 0 turns the breaker off) consecutive
 //! timeouts the unit's circuit opens: its polls are skipped (its tags go bad
 //! with [`Breaker::reason`]) until a probe is due; the probe delay doubles after each failed
 //! probe, from [`Breaker::FIRST_PROBE`] up to the cap. One answer (data or an exception)
@@ -33,8 +33,6 @@ pub(crate) enum Tripped {
 }
 
 impl Breaker {
-    /// Default consecutive timeouts that open the circuit.
-    pub(crate) const THRESHOLD: u32 = 3;
     /// First delay before a probe.
     pub(crate) const FIRST_PROBE: Duration = Duration::from_secs(5);
 
@@ -104,7 +102,7 @@ mod tests {
     fn opens_after_the_threshold_probes_with_backoff_and_closes_on_an_answer() {
         let t0 = Instant::now();
         let s = Duration::from_secs;
-        let mut b = Breaker::new(Breaker::THRESHOLD, s(20));
+        let mut b = Breaker::new(3, s(20));
         assert!(b.allows(t0));
         assert_eq!(b.timed_out(t0), Tripped::No);
         assert_eq!(b.timed_out(t0), Tripped::No);
