@@ -148,6 +148,8 @@ pub enum DeviceSource {
         /// Tags and their compiled read plan.
         map: RegisterMap,
     },
+    /// OPC UA (client session, subscriptions and polled reads; see `crate::opcua`).
+    OpcUa(crate::opcua::OpcUaSource),
 }
 
 /// Descriptive tag fields that only matter for the catalogue.
@@ -164,6 +166,7 @@ impl DeviceSource {
     pub fn protocol(&self) -> &'static str {
         match self {
             DeviceSource::ModbusTcp { .. } => "modbus-tcp",
+            DeviceSource::OpcUa(_) => "opcua",
         }
     }
 }
@@ -173,6 +176,7 @@ impl DeviceSettings {
     pub fn tag_count(&self) -> usize {
         match &self.source {
             DeviceSource::ModbusTcp { map, .. } => map.tags().len(),
+            DeviceSource::OpcUa(source) => source.tags.len(),
         }
     }
 
@@ -191,6 +195,23 @@ impl DeviceSettings {
                         unit: info.unit,
                         data_type: tag.data_type().as_str().to_owned(),
                         source: endpoint.source_url(tag.kind(), tag.address()),
+                        poll_interval_ms,
+                        description: info.description,
+                    }
+                })
+                .collect(),
+            DeviceSource::OpcUa(source) => source
+                .tags
+                .iter()
+                .enumerate()
+                .map(|(i, tag)| {
+                    let info = self.tags.get(i).cloned().unwrap_or_default();
+                    TagMeta {
+                        id: tag.id.clone(),
+                        unit: info.unit,
+                        // The server decides the type; values carry their own variant.
+                        data_type: "variant".to_owned(),
+                        source: format!("{}#{}", source.endpoint, tag.node_id),
                         poll_interval_ms,
                         description: info.description,
                     }

@@ -10,7 +10,7 @@ use protocols::model::{AssetPath, TagId};
 use super::build::{check_backoff, check_tunables, segment, span_or, value_or};
 use super::device_sections::DeviceSection;
 use super::diagnostic::Diagnostics;
-use super::reader::At;
+use super::reader::{At, Span};
 use super::sections::Tunables;
 use super::tag::build_tag;
 use crate::settings::{BackoffSettings, DeviceSettings, DeviceSource};
@@ -25,7 +25,7 @@ pub(super) const DEFAULT_RECONNECT_MIN: Duration = Duration::from_millis(500);
 pub(super) const DEFAULT_RECONNECT_MAX: Duration = Duration::from_secs(30);
 /// Highest unit id a Modbus device can have (248..=255 are reserved, 0 is broadcast).
 const MAX_UNIT_ID: u8 = 247;
-/// The only protocol implemented so far.
+/// The Modbus protocol name (OPC UA devices are read by `opcua.rs`).
 const MODBUS_TCP: &str = "modbus-tcp";
 
 /// An `[agent]` asset segment: absent, present but invalid (already reported), or valid.
@@ -41,6 +41,8 @@ pub(super) struct DeviceContext {
     pub(super) area: Part,
     pub(super) line: Part,
     pub(super) defaults: Tunables,
+    /// The OPC UA PKI directory (`{agent.data_dir}/opcua-pki`).
+    pub(super) pki_dir: std::path::PathBuf,
 }
 
 /// Where ids were first defined, to report duplicates.
@@ -55,12 +57,22 @@ pub(super) fn build_devices(
     d: &mut Diagnostics<'_>,
     ctx: &DeviceContext,
     devices: Vec<DeviceSection>,
+    opcua_devices: Vec<super::opcua::OpcUaDeviceSection>,
 ) -> Vec<DeviceSettings> {
     let mut seen = Seen::default();
-    devices
+    let mut built: Vec<(usize, DeviceSettings)> = devices
         .into_iter()
-        .filter_map(|dev| build_device(d, ctx, dev, &mut seen))
-        .collect()
+        .filter_map(|dev| {
+            let index = dev.index;
+            build_device(d, ctx, dev, &mut seen).map(|s| (index, s))
+        })
+        .collect();
+    built.extend(opcua_devices.into_iter().filter_map(|dev| {
+        let index = dev.index;
+        super::opcua::build_device(d, ctx, dev, &mut seen).map(|s| (index, s))
+    }));
+    built.sort_by_key(|(index, _)| *index);
+    built.into_iter().map(|(_, s)| s).collect()
 }
 
 fn build_device(
@@ -84,7 +96,14 @@ fn build_device(
             seen.devices.insert(id.clone(), span.start);
         }
     }
-    let asset = device_asset(d, ctx, &dev, id.as_deref());
+    let asset = device_asset(
+        d,
+        ctx,
+        dev.asset.as_ref(),
+        &dev.span,
+        &dev.path,
+        id.as_deref(),
+    );
     if let Some(p) = &dev.protocol
         && p.get_ref() != MODBUS_TCP
     {
@@ -92,8 +111,9 @@ fn build_device(
             &p.span(),
             at("protocol"),
             format!(
-                "unsupported protocol {:?} (supported: {MODBUS_TCP})",
-                p.get_ref()
+                "unsupported protocol {:?} (supported: {MODBUS_TCP}, {})",
+                p.get_ref(),
+                super::opcua::OPCUA
             ),
         );
     }
@@ -228,21 +248,24 @@ fn build_device(
 }
 
 /// A device's own value, else the `[defaults]` one, else `fallback`.
-fn inherit<T: Copy>(own: &Option<At<T>>, defaults: &Option<At<T>>, fallback: T) -> T {
+pub(super) fn inherit<T: Copy>(own: &Option<At<T>>, defaults: &Option<At<T>>, fallback: T) -> T {
     value_or(own, value_or(defaults, fallback))
 }
 
-fn device_asset(
+/// A device's asset: its own `asset`, else `{site}/{area}/{line}/{id}` from `[agent]`.
+pub(super) fn device_asset(
     d: &mut Diagnostics<'_>,
     ctx: &DeviceContext,
-    dev: &DeviceSection,
+    asset: Option<&At<String>>,
+    span: &Span,
+    path: &str,
     id: Option<&str>,
 ) -> Option<AssetPath> {
-    if let Some(asset) = &dev.asset {
+    if let Some(asset) = asset {
         return match AssetPath::new(asset.get_ref()) {
             Ok(a) => Some(a),
             Err(e) => {
-                d.error(&asset.span(), format!("{}.asset", dev.path), e.to_string());
+                d.error(&asset.span(), format!("{path}.asset"), e.to_string());
                 None
             }
         };
@@ -253,8 +276,8 @@ fn device_asset(
         }
         (Part::Absent, _, _) | (_, Part::Absent, _) | (_, _, Part::Absent) => {
             d.error(
-                &dev.span,
-                format!("{}.asset", dev.path),
+                span,
+                format!("{path}.asset"),
                 "no asset: set asset = \"site/area/line/name\", or site, area and line in [agent]",
             );
             None

@@ -10,7 +10,7 @@
 //! - `batch`: [`DeviceBatch`], what a poller hands over.
 
 mod batch;
-mod health;
+pub(crate) mod health;
 mod modbus;
 mod states;
 mod supervisor;
