@@ -18,8 +18,7 @@ Operation limits: MaxNodesPerRead and MaxMonitoredItemsPerCall are set to N (def
 and enforced: a larger Read or CreateMonitoredItems is refused with BadTooManyOperations,
 so a client that ignores the limits gets no data.
 
-Prints `opcua-peer ready port=P cert=PATH` once listening; runs until killed or stdin
-closes.
+Prints `opcua-peer ready port=P cert=PATH` once listening; runs until killed.
 """
 
 import asyncio
@@ -154,10 +153,8 @@ async def main() -> None:
 
     async with server:
         print(f"opcua-peer ready port={port} cert={cert_path}", flush=True)
-        loop = asyncio.get_running_loop()
-        stdin_closed = loop.run_in_executor(None, sys.stdin.read)
         step = 0
-        while not stdin_closed.done():
+        while True:
             await asyncio.sleep(0.1)
             step += 1
             await level.write_value(100.0 * (step // 10) + 0.1 * (step % 10))

@@ -239,23 +239,26 @@ impl OpcUaPoller {
         self.next_attempt = now + delay;
         self.stretch.unhealthy();
         let message = error.to_string();
-        if matches!(error, SessionError::Untrusted(_)) {
+        // The trust advice is long and printed once at error level; other lines carry the
+        // short reason only.
+        let shown = if matches!(error, SessionError::Untrusted(_)) {
             if self.reported.as_deref() != Some(message.as_str()) {
                 tracing::error!(endpoint = %self.source.endpoint, "{message}");
                 self.reported = Some(message);
             }
+            self.reason.clone()
         } else {
             self.reported = None;
-        }
-        if let Some(Transition::WentDown { reason }) =
-            self.health.failure(now.into_std(), &self.reason)
+            message
+        };
+        if let Some(Transition::WentDown { .. }) = self.health.failure(now.into_std(), &self.reason)
         {
-            tracing::warn!(%error, %reason, retry_in = ?delay, "device unreachable; publishing bad-quality points until it returns");
+            tracing::warn!(error = %shown, retry_in = ?delay, "device unreachable; publishing bad-quality points until it returns");
             self.handles
                 .states
                 .set(&self.device.id, DeviceState::Disconnected);
         } else {
-            tracing::debug!(%error, retry_in = ?delay, "device still unreachable");
+            tracing::debug!(error = %shown, retry_in = ?delay, "device still unreachable");
         }
     }
 

@@ -51,21 +51,21 @@ pub(crate) fn untrusted_advice(pki_dir: &Path) -> String {
             "server certificate not trusted; copy it into {} to trust it (or set trust_server_certificate = true)",
             trusted.display()
         ),
-        files => format!(
-            "server certificate not trusted: it was stored as {}; to trust it run `mv {} {}/` (the agent retries on its own)",
-            files
-                .iter()
-                .map(|f| f.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
-            files
-                .iter()
-                .map(|f| f.display().to_string())
-                .collect::<Vec<_>>()
-                .join(" "),
-            trusted.display()
-        ),
+        files => {
+            let quoted: Vec<String> = files.iter().map(|f| shell_quote(f)).collect();
+            format!(
+                "server certificate not trusted: it was stored as {}; to trust it run `mv {} {}/` (the agent retries on its own)",
+                quoted.join(", "),
+                quoted.join(" "),
+                shell_quote(&trusted)
+            )
+        }
     }
+}
+
+/// `path` in single quotes for a POSIX shell (file names hold spaces and brackets).
+fn shell_quote(path: &Path) -> String {
+    format!("'{}'", path.display().to_string().replace('\'', r"'\''"))
 }
 
 fn rejected_files(dir: &Path) -> Vec<PathBuf> {

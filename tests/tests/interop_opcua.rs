@@ -1,0 +1,449 @@
+//! OPC UA interop: the edge agent against an OPC UA server written by others (asyncua,
+//! `tests/python/opcua_server.py`), so a misreading of the specification cannot hide by being
+//! on both sides.
+//!
+//! The agent publishes JSON batches to the machine's Mosquitto (`SENTIA_TEST_MQTT`); an
+//! observer subscribed to the agent's data topics collects every point. Both the Python venv
+//! and Mosquitto follow the CI rule (`tests::peers::require`): missing under `CI=true` fails.
+//!
+//! The peer enforces MaxNodesPerRead = MaxMonitoredItemsPerCall = 2 (a larger request is
+//! refused with BadTooManyOperations), so every test below also proves that the agent reads
+//! those limits and batches its requests.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use protocols::codec::{self, Message};
+use protocols::model::{Quality, Value};
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use tests::peers;
+use tests::process::Proc;
+use tests::python;
+
+/// Every point the observer saw, per tag name.
+type Seen = Arc<Mutex<HashMap<String, Vec<(i64, Option<Value>, Quality)>>>>;
+
+struct Observer {
+    seen: Seen,
+    _client: AsyncClient,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Observer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Observer {
+    async fn start(broker: &str, agent: &str) -> anyhow::Result<Self> {
+        let (host, port) = broker.rsplit_once(':').context("broker host:port")?;
+        let mut options = MqttOptions::new(format!("{agent}-observer"), host, port.parse()?);
+        options.set_keep_alive(Duration::from_secs(5));
+        let (client, mut eventloop) = AsyncClient::new(options, 64);
+        let seen: Seen = Arc::default();
+        let (subacked_tx, mut subacked) = tokio::sync::mpsc::channel(1);
+        let task = tokio::spawn({
+            let seen = seen.clone();
+            async move {
+                loop {
+                    match eventloop.poll().await {
+                        Ok(Event::Incoming(Packet::Publish(p))) => {
+                            if let Ok(Message::Batch(b)) = codec::decode(&p.payload) {
+                                let mut seen = seen.lock().expect("observer lock");
+                                for pt in b.points {
+                                    seen.entry(pt.tag.name().to_owned())
+                                        .or_default()
+                                        .push((pt.ts_ns, pt.value, pt.quality));
+                                }
+                            }
+                        }
+                        Ok(Event::Incoming(Packet::SubAck(_))) => {
+                            let _ = subacked_tx.try_send(());
+                        }
+                        Ok(_) => {}
+                        Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+                    }
+                }
+            }
+        });
+        client
+            .subscribe(format!("sentia/v1/data/{agent}/#"), QoS::AtLeastOnce)
+            .await?;
+        tokio::time::timeout(Duration::from_secs(10), subacked.recv())
+            .await
+            .context("no SUBACK within 10 s")?
+            .context("observer task ended")?;
+        Ok(Self {
+            seen,
+            _client: client,
+            task,
+        })
+    }
+
+    fn points(&self, tag: &str) -> Vec<(i64, Option<Value>, Quality)> {
+        self.seen
+            .lock()
+            .expect("observer lock")
+            .get(tag)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Waits up to `deadline` for `check` to hold.
+    async fn wait_for(
+        &self,
+        deadline: Duration,
+        what: &str,
+        logs: impl Fn() -> String,
+        check: impl Fn(&Self) -> bool,
+    ) {
+        let until = tokio::time::Instant::now() + deadline;
+        while tokio::time::Instant::now() < until {
+            if check(self) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let seen = self.seen.lock().expect("observer lock").clone();
+        panic!(
+            "{what} not seen within {deadline:?}; seen: {seen:#?}\n{}",
+            logs()
+        );
+    }
+}
+
+/// Peers for one test: the Python interpreter and the broker, or `None` (skipped).
+async fn peers(test: &str) -> Option<(PathBuf, String)> {
+    let py = peers::require(test, "asyncua venv", python::python(&["asyncua"]))?;
+    let broker = peers::require(test, "Mosquitto", peers::mosquitto().await)?;
+    Some((py, broker))
+}
+
+async fn start_peer(py: &Path, dir: &Path) -> anyhow::Result<Proc> {
+    let script = python::script("opcua_server.py");
+    let pki = dir.join("peer-pki");
+    Proc::spawn(
+        py,
+        &[
+            script.to_str().context("script path")?,
+            pki.to_str().context("pki path")?,
+        ],
+        dir,
+        "opcua-peer",
+        Duration::from_secs(30),
+    )
+    .await
+}
+
+fn agent_config(agent: &str, broker: &str, dir: &Path, device: &str) -> String {
+    format!(
+        r#"[agent]
+id = "{agent}"
+site = "interop"
+area = "opcua"
+line = "l1"
+data_dir = "{data}"
+
+[mqtt]
+broker = "mqtt://{broker}"
+encoding = "json"
+reconnect_min = "100ms"
+reconnect_max = "1s"
+
+{device}
+"#,
+        data = dir.join("agent-data").display()
+    )
+}
+
+fn start_agent(dir: &Path, config: &str) -> anyhow::Result<Proc> {
+    let path = dir.join("agent.toml");
+    std::fs::write(&path, config)?;
+    Proc::spawn_background(
+        &tests::bins::path("edge-agent"),
+        &["run", "--config", path.to_str().context("config path")?],
+        dir,
+    )
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{:08x}", rand::random::<u32>())
+}
+
+fn float(v: &Option<Value>) -> Option<f64> {
+    match v {
+        Some(Value::Float(f)) => Some(*f),
+        _ => None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_subscribes_with_deadband_and_polls_asyncua() {
+    let Some((py, broker)) = peers("agent_subscribes_with_deadband_and_polls_asyncua").await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let peer = start_peer(&py, dir.path()).await.unwrap();
+    let port = peer.ready_value("port").unwrap().to_owned();
+    let agent_id = unique("opcua-interop");
+    let observer = Observer::start(&broker, &agent_id).await.unwrap();
+    let device = format!(
+        r#"[[device]]
+id = "press"
+protocol = "opcua"
+endpoint = "opc.tcp://127.0.0.1:{port}/sentia/"
+poll_interval = "500ms"
+
+[[device.tag]]
+name = "level_all"
+node_id = "ns=2;s=Level"
+sampling_interval = "50ms"
+queue_size = 20
+
+[[device.tag]]
+name = "level_db"
+node_id = "ns=2;s=Level"
+sampling_interval = "50ms"
+queue_size = 20
+deadband = {{ type = "absolute", value = 5.0 }}
+
+[[device.tag]]
+name = "nope"
+node_id = "ns=2;s=Nope"
+
+[[device.tag]]
+name = "counter"
+node_id = "ns=2;s=Counter"
+mode = "poll"
+
+[[device.tag]]
+name = "name"
+node_id = "ns=2;s=Name"
+mode = "poll"
+
+[[device.tag]]
+name = "broken"
+node_id = "ns=2;s=Broken"
+mode = "poll"
+
+[[device.tag]]
+name = "shaky"
+node_id = "ns=2;s=Shaky"
+mode = "poll"
+
+[[device.tag]]
+name = "t1"
+node_id = "ns=2;s=Temp1"
+mode = "poll"
+
+[[device.tag]]
+name = "t4"
+node_id = "ns=2;s=Temp4"
+mode = "poll"
+"#
+    );
+    let agent = start_agent(
+        dir.path(),
+        &agent_config(&agent_id, &broker, dir.path(), &device),
+    )
+    .unwrap();
+    let logs = || {
+        format!(
+            "--- agent ---\n{}\n--- peer ---\n{}",
+            agent.log(),
+            peer.log()
+        )
+    };
+    observer
+        .wait_for(
+            Duration::from_secs(30),
+            "3 deadband reports and 6 polls",
+            logs,
+            |o| o.points("level_db").len() >= 3 && o.points("counter").len() >= 6,
+        )
+        .await;
+
+    // Without a deadband every 0.1 step is reported (sampling 50 ms, queue 20).
+    let all: Vec<f64> = observer
+        .points("level_all")
+        .iter()
+        .filter_map(|p| float(&p.1))
+        .collect();
+    let small_steps = all.windows(2).filter(|w| (w[1] - w[0]).abs() < 1.0).count();
+    assert!(
+        small_steps >= 5,
+        "level_all should see the 0.1 steps: {all:?}"
+    );
+    // With an absolute deadband of 5 only the jumps of ~100 are.
+    let db: Vec<f64> = observer
+        .points("level_db")
+        .iter()
+        .filter_map(|p| float(&p.1))
+        .collect();
+    assert!(
+        db.windows(2).all(|w| (w[1] - w[0]).abs() > 5.0),
+        "level_db reported a change within the deadband: {db:?}"
+    );
+    assert!(
+        db.len() * 3 < all.len(),
+        "deadband filtered too little: {db:?} vs {all:?}"
+    );
+    // Source timestamps are the server's and increase.
+    let ts: Vec<i64> = observer.points("level_all").iter().map(|p| p.0).collect();
+    assert!(ts.windows(2).all(|w| w[0] < w[1]), "{ts:?}");
+
+    // Polled reads: 6 polled tags with MaxNodesPerRead = 2 must be read in 3 requests.
+    let counter: Vec<i64> = observer
+        .points("counter")
+        .iter()
+        .filter_map(|p| match p.1 {
+            Some(Value::Int(i)) => Some(i),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        counter.len() >= 6
+            && counter.windows(2).all(|w| w[0] <= w[1])
+            && counter.last() > counter.first(),
+        "{counter:?}"
+    );
+    let name = observer.points("name");
+    assert_eq!(name[0].1, Some(Value::Text("press-7".into())));
+    assert_eq!(name[0].2, Quality::Good);
+    assert_eq!(observer.points("t1")[0].1, Some(Value::Float(20.5)));
+    assert_eq!(observer.points("t4")[0].1, Some(Value::Float(23.5)));
+    let broken = observer.points("broken");
+    assert_eq!(broken[0].1, None);
+    assert_eq!(broken[0].2, Quality::Bad("BadSensorFailure".into()));
+    let shaky = observer.points("shaky");
+    assert_eq!(shaky[0].1, Some(Value::Float(1.25)));
+    assert_eq!(
+        shaky[0].2,
+        Quality::Uncertain("UncertainLastUsableValue".into())
+    );
+    let nope = observer.points("nope");
+    assert_eq!(nope[0].2, Quality::Bad("BadNodeIdUnknown".into()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_refuses_an_untrusted_server_until_its_certificate_is_moved_to_trusted() {
+    let test = "agent_refuses_an_untrusted_server_until_its_certificate_is_moved_to_trusted";
+    let Some((py, broker)) = peers(test).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let peer = start_peer(&py, dir.path()).await.unwrap();
+    let port = peer.ready_value("port").unwrap().to_owned();
+    let agent_id = unique("opcua-secure");
+    let observer = Observer::start(&broker, &agent_id).await.unwrap();
+    let password = dir.path().join("opcua.pass");
+    std::fs::write(&password, "secret\n").unwrap();
+    let device = format!(
+        r#"[[device]]
+id = "press"
+protocol = "opcua"
+endpoint = "opc.tcp://127.0.0.1:{port}/sentia/"
+security_policy = "Basic256Sha256"
+security_mode = "SignAndEncrypt"
+auth = "username"
+username = "operator"
+password_file = "{password}"
+poll_interval = "300ms"
+reconnect_min = "200ms"
+reconnect_max = "500ms"
+
+[[device.tag]]
+name = "counter"
+node_id = "ns=2;s=Counter"
+
+[[device.tag]]
+name = "name"
+node_id = "ns=2;s=Name"
+mode = "poll"
+"#,
+        password = password.display()
+    );
+    let agent = start_agent(
+        dir.path(),
+        &agent_config(&agent_id, &broker, dir.path(), &device),
+    )
+    .unwrap();
+    let logs = || {
+        format!(
+            "--- agent ---\n{}\n--- peer ---\n{}",
+            agent.log(),
+            peer.log()
+        )
+    };
+    observer
+        .wait_for(
+            Duration::from_secs(30),
+            "bad points: not trusted",
+            &logs,
+            |o| {
+                o.points("name")
+                    .iter()
+                    .filter(|p| p.2 == Quality::Bad("server certificate not trusted".into()))
+                    .count()
+                    >= 3
+            },
+        )
+        .await;
+    assert!(
+        observer.points("name").iter().all(|p| !p.2.is_good()),
+        "data from an untrusted server"
+    );
+    let pki = dir.path().join("agent-data/opcua-pki");
+    let rejected: Vec<PathBuf> = std::fs::read_dir(pki.join("rejected"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(rejected.len(), 1, "{rejected:?}");
+    let log = agent.log();
+    let advice = format!(
+        "mv '{}' '{}'/",
+        rejected[0].display(),
+        pki.join("trusted").display()
+    );
+    assert!(
+        log.contains(&advice),
+        "the log should say `{advice}`:\n{log}"
+    );
+    assert_eq!(
+        log.matches("server certificate not trusted: it was stored as")
+            .count(),
+        1,
+        "reported once:\n{log}"
+    );
+    assert!(
+        !log.contains("secret"),
+        "the password leaked into the log:\n{log}"
+    );
+    assert!(
+        pki.join("own/cert.der").exists(),
+        "client certificate not persisted"
+    );
+
+    // Trusting it is a file move; the agent picks it up on its next attempt, no restart.
+    let name = rejected[0].file_name().unwrap();
+    std::fs::rename(&rejected[0], pki.join("trusted").join(name)).unwrap();
+    observer
+        .wait_for(
+            Duration::from_secs(30),
+            "good points after trusting",
+            &logs,
+            |o| {
+                o.points("name").iter().any(|p| p.2.is_good())
+                    && o.points("counter").iter().filter(|p| p.2.is_good()).count() >= 2
+            },
+        )
+        .await;
+    let name = observer.points("name");
+    let good = name.iter().find(|p| p.2.is_good()).unwrap();
+    assert_eq!(good.1, Some(Value::Text("press-7".into())));
+}
