@@ -2,7 +2,7 @@
 //! them in shutdown order.
 //!
 //! Start: data dir → storage (migrations) → latest-value cache warmed from storage (points
-//! stamped beyond `ingest.max_future_skew` left out) → API listener bound → embedded broker
+//! stamped beyond `ingest.max_future_skew` left out) → tag directory loaded → API listener bound → embedded broker
 //! (if configured) → writer + MQTT ingest, waiting for the broker's answer to the first
 //! subscription → API serving. Only then is the aggregator ready.
 //!
@@ -30,7 +30,9 @@ use crate::api::{ApiState, router};
 use crate::broker::{BrokerError, EmbeddedBroker};
 use crate::cache::{LatestCache, LatestValue};
 use crate::config::{BrokerSettings, Settings};
+use crate::directory::TagDirectory;
 use crate::ingest::{self, BrokerEndpoint, FutureSkew, IngestContext, IngestHealth, Stop};
+use crate::live::LiveHub;
 use crate::metrics::Metrics;
 use crate::store::{Store, StoreError, StoreOptions};
 use crate::supervise::{Failure, Failures, supervise};
@@ -116,6 +118,9 @@ impl App {
             (tag, v)
         }));
         tracing::info!(tags = warmed, "latest values loaded");
+        let directory = Arc::new(TagDirectory::from_records(store.tags(None).await?));
+        tracing::info!(tags = directory.len(), "tag directory loaded");
+        let live = Arc::new(LiveHub::default());
 
         let listen = settings.api.listen;
         let listener = tokio::net::TcpListener::bind(listen)
@@ -163,6 +168,8 @@ impl App {
         let ctx = IngestContext {
             store: store.clone(),
             cache: cache.clone(),
+            directory: directory.clone(),
+            live: live.clone(),
             agents: agents.clone(),
             metrics: metrics.clone(),
             health: health.clone(),
@@ -232,6 +239,8 @@ impl App {
         let state = ApiState {
             store: store.clone(),
             cache,
+            directory,
+            live,
             agents,
             metrics: metrics.clone(),
             started,

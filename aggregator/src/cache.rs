@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::{PoisonError, RwLock};
 
-use protocols::model::{AssetPath, Quality, TagId, TimestampNs, Value};
+use protocols::model::{Quality, TagId, TimestampNs, Value};
 
 /// The newest known sample of one tag.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,22 +33,33 @@ impl LatestCache {
     /// Applies samples in one lock; each replaces the cached one only if strictly newer.
     /// Returns how many entries changed.
     pub fn apply(&self, samples: impl IntoIterator<Item = (TagId, LatestValue)>) -> usize {
+        self.apply_with(samples, |_, _| {})
+    }
+
+    /// [`LatestCache::apply`], calling `changed` with every entry that became a tag's
+    /// latest value (inside the lock: keep it cheap).
+    pub fn apply_with(
+        &self,
+        samples: impl IntoIterator<Item = (TagId, LatestValue)>,
+        mut changed: impl FnMut(&TagId, &LatestValue),
+    ) -> usize {
         let mut map = self.inner.write().unwrap_or_else(PoisonError::into_inner);
-        let mut changed = 0;
+        let mut count = 0;
         for (tag, v) in samples {
             match map.get_mut(&tag) {
-                Some(old) if old.source_ts_ns >= v.source_ts_ns => {}
+                Some(old) if old.source_ts_ns >= v.source_ts_ns => continue,
                 Some(old) => {
+                    changed(&tag, &v);
                     *old = v;
-                    changed += 1;
                 }
                 None => {
+                    changed(&tag, &v);
                     map.insert(tag, v);
-                    changed += 1;
                 }
             }
+            count += 1;
         }
-        changed
+        count
     }
 
     /// The latest value of a tag.
@@ -60,16 +71,16 @@ impl LatestCache {
             .cloned()
     }
 
-    /// Latest values of every tag of `asset`, sorted by tag.
-    pub fn of_asset(&self, asset: &AssetPath) -> Vec<(TagId, LatestValue)> {
+    /// Latest values of `tags` in one lock, in the given order; tags without a value are
+    /// left out.
+    pub fn get_many(&self, tags: impl IntoIterator<Item = TagId>) -> Vec<(TagId, LatestValue)> {
         let map = self.inner.read().unwrap_or_else(PoisonError::into_inner);
-        let mut out: Vec<_> = map
-            .iter()
-            .filter(|(t, _)| t.belongs_to(asset))
-            .map(|(t, v)| (t.clone(), v.clone()))
-            .collect();
-        out.sort_by(|a, b| a.0.cmp(&b.0));
-        out
+        tags.into_iter()
+            .filter_map(|t| {
+                let v = map.get(&t)?.clone();
+                Some((t, v))
+            })
+            .collect()
     }
 
     /// A copy of every entry.
@@ -128,14 +139,15 @@ mod tests {
     }
 
     #[test]
-    fn asset_filter_is_exact() {
+    fn get_many_keeps_order_and_skips_missing() {
         let cache = LatestCache::default();
         let a = TagId::new("s/a/l/m1/x").unwrap();
         let b = TagId::new("s/a/l/m10/x").unwrap();
-        cache.apply([(a.clone(), v(1, 1)), (b, v(1, 1))]);
-        let got = cache.of_asset(&a.asset());
-        assert_eq!(got.len(), 1);
-        assert_eq!(got[0].0, a);
+        let c = TagId::new("s/a/l/m2/x").unwrap();
+        cache.apply([(a.clone(), v(1, 1)), (b.clone(), v(2, 1))]);
+        let got = cache.get_many([b.clone(), c, a.clone()]);
+        let tags: Vec<_> = got.iter().map(|(t, _)| t.clone()).collect();
+        assert_eq!(tags, [b, a]);
         assert_eq!(cache.len(), 2);
     }
 }

@@ -9,9 +9,16 @@
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+/// Connected `/api/v1/live` clients (gauge).
+pub const LIVE_CLIENTS: &str = "sentia_live_clients";
+/// Live clients closed for being too slow (exposed with `_total`).
+pub const LIVE_SLOW_CLIENTS: &str = "sentia_live_slow_clients";
+/// Live updates replaced by a newer value before the client took them (`_total`).
+pub const LIVE_COALESCED: &str = "sentia_live_coalesced";
 /// Points in accepted batches (exposed with `_total`).
 pub const POINTS_RECEIVED: &str = "sentia_points_received";
 /// Points newly written to storage.
@@ -74,6 +81,9 @@ pub struct Metrics {
     pub(crate) queue_popped: Counter,
     pub(crate) mqtt_connects: Counter,
     pub(crate) mqtt_messages: Counter,
+    pub(crate) live_clients: Gauge,
+    pub(crate) live_slow_clients: Counter,
+    pub(crate) live_coalesced: Counter,
 }
 
 impl Default for Metrics {
@@ -106,6 +116,9 @@ impl Metrics {
             queue_popped: Counter::default(),
             mqtt_connects: Counter::default(),
             mqtt_messages: Counter::default(),
+            live_clients: Gauge::default(),
+            live_slow_clients: Counter::default(),
+            live_coalesced: Counter::default(),
             registry: Registry::default(),
         };
         let r = &mut registry;
@@ -193,6 +206,21 @@ impl Metrics {
             MQTT_MESSAGES,
             "MQTT publishes received",
             m.mqtt_messages.clone(),
+        );
+        r.register(
+            LIVE_CLIENTS,
+            "Connected live (WebSocket) clients",
+            m.live_clients.clone(),
+        );
+        r.register(
+            LIVE_SLOW_CLIENTS,
+            "Live clients disconnected because they did not take their values in time",
+            m.live_slow_clients.clone(),
+        );
+        r.register(
+            LIVE_COALESCED,
+            "Live updates replaced by a newer value before a slow client took them",
+            m.live_coalesced.clone(),
         );
         Self { registry, ..m }
     }

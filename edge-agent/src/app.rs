@@ -192,6 +192,8 @@ where
                 out: tx,
                 states,
                 metrics: Arc::clone(&metrics),
+                buses: crate::poll::Buses::default(),
+                data_dir: Some(settings.agent.data_dir.clone()),
             }),
             stop_pollers,
             metrics,

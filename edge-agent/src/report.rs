@@ -9,13 +9,16 @@
 //! total: 1 devices, 7 tags, 5 requests per cycle
 //! ```
 //!
-//! Ranges are inclusive (`start..last`), followed by the number of bits or registers read.
+//! Ranges are inclusive (`start..last`) in the device's `address_base`, followed by the
+//! number of bits or registers read. Holes the agent learned (exception 02, stored in its
+//! data dir) are applied to the plan and listed after it: `hole holding 100..101 not read`.
 
 use std::fmt::Write as _;
 
+use crate::poll::holes_store;
 use crate::settings::{DeviceSource, Settings};
 
-/// Renders the report.
+/// Renders the report, with the holes stored in the agent's data dir applied.
 pub fn render(settings: &Settings) -> String {
     let mut out = String::new();
     let m = &settings.mqtt;
@@ -31,7 +34,9 @@ pub fn render(settings: &Settings) -> String {
     let (mut tags, mut requests) = (0, 0);
     for device in &settings.devices {
         match &device.source {
-            DeviceSource::ModbusTcp { endpoint, map } => {
+            DeviceSource::Modbus { endpoint, map, .. } => {
+                let mut map = map.clone();
+                map.learn(holes_store::load(&settings.agent.data_dir, &device.id));
                 tags += map.tags().len();
                 requests += map.requests().len();
                 let _ = writeln!(
@@ -41,23 +46,7 @@ pub fn render(settings: &Settings) -> String {
                     map.tags().len(),
                     map.requests().len()
                 );
-                for r in map.requests() {
-                    let names: Vec<&str> = r
-                        .tags
-                        .iter()
-                        .filter_map(|t| map.tags().get(t.index))
-                        .map(|t| t.id().name())
-                        .collect();
-                    let range = format!("{}..{}", r.start, r.last());
-                    let _ = writeln!(
-                        out,
-                        "  FC{:02} {:<10} {range:<12} count {:<5} {}",
-                        r.function_code(),
-                        r.kind.as_str(),
-                        r.count,
-                        names.join(", ")
-                    );
-                }
+                out.push_str(&map.describe_plan());
             }
             DeviceSource::OpcUa(source) => {
                 tags += source.tags.len();
@@ -116,11 +105,17 @@ mod tests {
             "{text}"
         );
         assert!(
+            text.contains(
+                "device dosing-01 /dev/ttyUSB0 9600 8N2 unit 5: 2 tags, 1 requests per cycle\n  FC03 holding    1..8         count 8     recipe, valve_open\n"
+            ),
+            "{text}"
+        );
+        assert!(
             text.contains("device press-01 opc.tcp://127.0.0.1:4840/ (security Basic256Sha256/SignAndEncrypt): 2 tags\n  subscribe ns=2;s=Press1.Speed speed\n  poll      ns=2;i=1042 recipe\n"),
             "{text}"
         );
         assert!(
-            text.ends_with("total: 4 devices, 14 tags, 10 requests per cycle\n"),
+            text.ends_with("total: 7 devices, 18 tags, 13 requests per cycle\n"),
             "{text}"
         );
     }

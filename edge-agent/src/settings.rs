@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use protocols::codec::Encoding;
-use protocols::modbus::{RegisterMap, TcpEndpoint};
+use protocols::modbus::{Endpoint, Link, RegisterMap};
 use protocols::model::{AgentId, AssetPath, TagMeta};
 
 /// Everything the agent needs to run.
@@ -33,6 +33,9 @@ pub struct AgentSettings {
     pub id: AgentId,
     /// How long the forwarder may keep flushing after shutdown was requested.
     pub shutdown_grace: Duration,
+    /// The agent's data directory (`[agent] data_dir`): the spool's default parent, and
+    /// where learned Modbus holes are kept (`modbus-holes/`).
+    pub data_dir: PathBuf,
 }
 
 /// MQTT connection and publishing.
@@ -138,18 +141,53 @@ pub struct DeviceSettings {
     pub tags: Vec<TagInfo>,
 }
 
-/// How a device is reached. One variant per protocol; OPC UA and RTU slot in here.
+/// How a device is reached. One variant per protocol family; OPC UA slots in here.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DeviceSource {
-    /// Modbus TCP.
-    ModbusTcp {
-        /// Host, port and unit id.
-        endpoint: TcpEndpoint,
+    /// Modbus TCP, RTU on a serial line, or RTU over TCP.
+    Modbus {
+        /// Link and unit id.
+        endpoint: Endpoint,
         /// Tags and their compiled read plan.
         map: RegisterMap,
+        /// Bus sharing, delays and hole retry.
+        options: ModbusOptions,
     },
     /// OPC UA (client session, subscriptions and polled reads; see `crate::opcua`).
     OpcUa(crate::opcua::OpcUaSource),
+}
+
+/// How a Modbus device is polled besides its plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModbusOptions {
+    /// Polled over one connection shared with the other devices on its link, unit by unit
+    /// (always for RTU links; for Modbus TCP when `share_connection = true`), with a
+    /// per-unit circuit breaker.
+    pub shared: bool,
+    /// Least time between the end of one exchange and the next request on the link.
+    pub request_delay: Duration,
+    /// How long a learned exception-02 hole is trusted before it is read again.
+    pub hole_retry: Duration,
+}
+
+impl ModbusOptions {
+    /// The connection a device is polled over: devices with the same key share one.
+    pub fn bus_key(&self, device_id: &str, endpoint: &Endpoint) -> BusKey {
+        BusKey {
+            link: endpoint.link.clone(),
+            own: (!self.shared).then(|| device_id.to_owned()),
+        }
+    }
+}
+
+/// Identifies one connection (one bus task): the link, plus the device id for a device
+/// with a connection of its own.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct BusKey {
+    /// The link.
+    pub link: Link,
+    /// The device that owns the connection, if it is not shared.
+    pub own: Option<String>,
 }
 
 /// Descriptive tag fields that only matter for the catalogue.
@@ -162,10 +200,11 @@ pub struct TagInfo {
 }
 
 impl DeviceSource {
-    /// The protocol name used in configuration (`modbus-tcp`).
+    /// The protocol name used in configuration (`modbus-tcp`, `modbus-rtu`,
+    /// `modbus-rtu-over-tcp`).
     pub fn protocol(&self) -> &'static str {
         match self {
-            DeviceSource::ModbusTcp { .. } => "modbus-tcp",
+            DeviceSource::Modbus { endpoint, .. } => endpoint.link.protocol(),
             DeviceSource::OpcUa(_) => "opcua",
         }
     }
@@ -175,7 +214,7 @@ impl DeviceSettings {
     /// Number of tags.
     pub fn tag_count(&self) -> usize {
         match &self.source {
-            DeviceSource::ModbusTcp { map, .. } => map.tags().len(),
+            DeviceSource::Modbus { map, .. } => map.tags().len(),
             DeviceSource::OpcUa(source) => source.tags.len(),
         }
     }
@@ -184,7 +223,7 @@ impl DeviceSettings {
     pub fn tag_meta(&self) -> Vec<TagMeta> {
         let poll_interval_ms = u32::try_from(self.poll_interval.as_millis()).unwrap_or(u32::MAX);
         match &self.source {
-            DeviceSource::ModbusTcp { endpoint, map } => map
+            DeviceSource::Modbus { endpoint, map, .. } => map
                 .tags()
                 .iter()
                 .enumerate()

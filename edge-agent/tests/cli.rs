@@ -46,7 +46,7 @@ fn check_config_prints_the_plan() {
     );
     assert_eq!(
         *lines.last().unwrap(),
-        "total: 3 devices, 12 tags, 10 requests per cycle"
+        "total: 6 devices, 16 tags, 13 requests per cycle"
     );
 }
 

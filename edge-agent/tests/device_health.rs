@@ -84,6 +84,8 @@ tag = [
         out: tx,
         states: states.clone(),
         metrics: Arc::clone(&metrics),
+        buses: Default::default(),
+        data_dir: None,
     };
     let cancel = CancellationToken::new();
     let poller = tokio::spawn(supervise(device, 0, handles, cancel.clone()));

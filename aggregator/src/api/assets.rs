@@ -25,7 +25,7 @@ type Tree<'a> =
     BTreeMap<String, BTreeMap<String, BTreeMap<String, BTreeMap<AssetPath, Vec<&'a TagRecord>>>>>;
 
 pub(crate) async fn assets(State(s): State<ApiState>) -> Result<Json<Value>, ApiError> {
-    let tags = s.store.tags(None).await?;
+    let tags = s.directory.tags(None);
     let latest = s.cache.snapshot();
     let now = now_ns();
     let mut tree: Tree<'_> = BTreeMap::new();

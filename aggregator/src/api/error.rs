@@ -28,6 +28,9 @@ pub(crate) enum ApiError {
     /// The request was not answered within the configured time (503).
     #[error("request not answered within {0:?}; try again or narrow the query")]
     Timeout(std::time::Duration),
+    /// A capacity limit is reached (503); the message says which.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl ApiError {
@@ -39,6 +42,7 @@ impl ApiError {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
             }
             ApiError::Timeout(_) => (StatusCode::SERVICE_UNAVAILABLE, "timeout"),
+            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
         }
     }
 }
@@ -46,7 +50,7 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
-        let message = if let ApiError::Timeout(_) = self {
+        let message = if let ApiError::Timeout(_) | ApiError::Unavailable(_) = self {
             tracing::warn!(error = %self, "API request timed out");
             self.to_string()
         } else if status.is_server_error() {

@@ -70,6 +70,8 @@ mod tests {
         let state = ApiState {
             store: store.clone(),
             cache: Arc::default(),
+            directory: Arc::default(),
+            live: Arc::default(),
             agents: Arc::default(),
             metrics: Arc::default(),
             started: Instant::now(),
@@ -102,6 +104,8 @@ mod tests {
         let state = |ingest| ApiState {
             store: store.clone(),
             cache: Arc::default(),
+            directory: Arc::default(),
+            live: Arc::default(),
             agents: Arc::default(),
             metrics: Arc::default(),
             started: Instant::now(),

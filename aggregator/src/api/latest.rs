@@ -7,20 +7,21 @@
 //! sorted by tag; an asset without tags is a 404.
 //!
 //! `stale` is true when the value was received longer ago than the configured
-//! [`crate::stale::StaleRule`] allows for the tag's catalogue poll interval (read from the
-//! store, one query per asset involved).
+//! [`crate::stale::StaleRule`] allows for the tag's catalogue poll interval. Everything is
+//! answered from memory (the [`crate::directory::TagDirectory`] and the latest-value cache),
+//! without a database query.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
-use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use protocols::model::{AssetPath, TagId, now_ns};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use protocols::model::{TagId, now_ns};
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 use super::tags::parse_asset;
-use super::value::value_json;
+use super::value::ValueEntry;
 use super::{ApiError, ApiState};
 use crate::cache::LatestValue;
 
@@ -33,48 +34,31 @@ pub(crate) struct LatestQuery {
 pub(crate) async fn latest(
     State(s): State<ApiState>,
     query: Result<Query<LatestQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let Query(q) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let entries: Vec<(TagId, LatestValue)> = match (q.tags.as_deref(), q.asset.as_deref()) {
         (Some(list), None) => {
             let tags = parse_tag_list(list)?;
-            let mut unknown = Vec::new();
-            let mut found = Vec::new();
-            for tag in tags {
-                match s.cache.get(&tag) {
-                    Some(v) => found.push((tag, v)),
-                    None if s.store.tag_exists(&tag).await? => {}
-                    None => unknown.push(tag.to_string()),
-                }
-            }
+            let unknown: Vec<&str> = tags
+                .iter()
+                .filter(|t| !s.directory.contains(t))
+                .map(|t| t.as_str())
+                .collect();
             if !unknown.is_empty() {
                 return Err(ApiError::NotFound(format!(
                     "unknown tag '{}'",
                     unknown.join("', '")
                 )));
             }
-            found
+            s.cache.get_many(tags)
         }
         (None, Some(asset)) => {
             let asset = parse_asset(asset)?;
-            let entries = s.cache.of_asset(&asset);
-            // The store's tags tell "known, no data yet" from "unknown" and give the poll
-            // intervals for staleness.
-            let tags = s.store.tags(Some(&asset)).await?;
-            if entries.is_empty() && tags.is_empty() {
+            let tags = s.directory.tag_ids_of(&asset);
+            if tags.is_empty() {
                 return Err(ApiError::NotFound(format!("unknown asset '{asset}'")));
             }
-            let now = now_ns();
-            let polls: HashMap<TagId, Option<u32>> = tags
-                .into_iter()
-                .map(|t| (t.id, t.poll_interval_ms))
-                .collect();
-            return Ok(Json(Value::Array(
-                entries
-                    .iter()
-                    .map(|(t, v)| entry(t, v, stale(&s, &polls, t, v, now)))
-                    .collect(),
-            )));
+            s.cache.get_many(tags)
         }
         _ => {
             return Err(ApiError::BadRequest(
@@ -82,31 +66,19 @@ pub(crate) async fn latest(
             ));
         }
     };
-    let assets: HashSet<AssetPath> = entries.iter().map(|(t, _)| t.asset()).collect();
-    let mut polls = HashMap::new();
-    for asset in assets {
-        for t in s.store.tags(Some(&asset)).await? {
-            polls.insert(t.id, t.poll_interval_ms);
-        }
-    }
+    let polls = s.directory.poll_intervals(entries.iter().map(|(t, _)| t));
     let now = now_ns();
-    Ok(Json(Value::Array(
-        entries
-            .iter()
-            .map(|(t, v)| entry(t, v, stale(&s, &polls, t, v, now)))
-            .collect(),
-    )))
-}
-
-fn stale(
-    s: &ApiState,
-    polls: &HashMap<TagId, Option<u32>>,
-    tag: &TagId,
-    v: &LatestValue,
-    now: i64,
-) -> bool {
-    let poll = polls.get(tag).copied().flatten();
-    s.stale.is_stale(poll, v.receive_ts_ns, now)
+    let body: Vec<ValueEntry<'_>> = entries
+        .iter()
+        .map(|(t, v)| {
+            let stale = s
+                .stale
+                .is_stale(polls.get(t).copied(), v.receive_ts_ns, now);
+            ValueEntry::new(t, v, Some(stale))
+        })
+        .collect();
+    let bytes = serde_json::to_vec(&body).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], bytes).into_response())
 }
 
 fn parse_tag_list(list: &str) -> Result<Vec<TagId>, ApiError> {
@@ -122,17 +94,4 @@ fn parse_tag_list(list: &str) -> Result<Vec<TagId>, ApiError> {
         return Err(ApiError::BadRequest("tags: no tag ids given".to_owned()));
     }
     Ok(tags)
-}
-
-fn entry(tag: &TagId, v: &LatestValue, stale: bool) -> Value {
-    json!({
-        "tag": tag.as_str(),
-        "value": value_json(v.value.as_ref()),
-        "value_type": v.value.as_ref().map(|v| v.kind()),
-        "quality": v.quality.level().as_str(),
-        "reason": v.quality.reason(),
-        "source_ts_ns": v.source_ts_ns,
-        "receive_ts_ns": v.receive_ts_ns,
-        "stale": stale,
-    })
 }

@@ -8,6 +8,7 @@
 //! | `GET /api/v1/latest?tags=a,b` or `?asset=ID` | latest values |
 //! | `GET /api/v1/history?tag=ID&from=&to=&max_points=` | raw points or buckets |
 //! | `GET /api/v1/agents` | edge agents' presence and sequence gaps |
+//! | `GET /api/v1/live` | WebSocket: subscribed tags' values as they are stored (`live.rs`) |
 //! | `GET /metrics` | Prometheus / OpenMetrics text |
 //!
 //! Handlers read the store and the latest-value cache; errors go through `error::ApiError`.
@@ -23,6 +24,7 @@ mod error;
 mod health;
 mod history;
 mod latest;
+mod live;
 mod metrics;
 mod tags;
 mod time;
@@ -40,7 +42,9 @@ use tower::limit::GlobalConcurrencyLimitLayer;
 
 use crate::agents::AgentTable;
 use crate::cache::LatestCache;
+use crate::directory::TagDirectory;
 use crate::ingest::IngestHealth;
+use crate::live::LiveHub;
 use crate::metrics::Metrics;
 use crate::stale::StaleRule;
 use crate::store::Store;
@@ -58,6 +62,8 @@ pub const PATH_LATEST: &str = "/api/v1/latest";
 pub const PATH_HISTORY: &str = "/api/v1/history";
 /// Route of agent presence.
 pub const PATH_AGENTS: &str = "/api/v1/agents";
+/// Route of the live WebSocket.
+pub const PATH_LIVE: &str = "/api/v1/live";
 /// Route of Prometheus metrics.
 pub const PATH_METRICS: &str = "/metrics";
 
@@ -69,6 +75,10 @@ pub const MAX_CONCURRENT_REQUESTS: usize = 64;
 pub(crate) struct ApiState {
     pub(crate) store: Store,
     pub(crate) cache: Arc<LatestCache>,
+    /// Every known tag with its metadata.
+    pub(crate) directory: Arc<TagDirectory>,
+    /// Live WebSocket clients.
+    pub(crate) live: Arc<LiveHub>,
     pub(crate) agents: Arc<AgentTable>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) started: Instant,
@@ -83,7 +93,10 @@ pub(crate) struct ApiState {
 pub(crate) fn router(state: ApiState, request_timeout: Duration) -> Router {
     // Router::layer wraps each route separately: the limit must be the global variant so
     // every route shares one semaphore. The timeout is outermost so it covers the wait.
-    Router::new()
+    let live = Router::new()
+        .route(PATH_LIVE, get(live::live))
+        .with_state(state.clone());
+    let requests = Router::new()
         .route(PATH_HEALTH, get(health::health))
         .route(PATH_ASSETS, get(assets::assets))
         .route(PATH_TAGS, get(tags::tags))
@@ -94,7 +107,9 @@ pub(crate) fn router(state: ApiState, request_timeout: Duration) -> Router {
         .fallback(not_found)
         .with_state(state)
         .layer(GlobalConcurrencyLimitLayer::new(MAX_CONCURRENT_REQUESTS))
-        .layer(from_fn_with_state(request_timeout, time_limit))
+        .layer(from_fn_with_state(request_timeout, time_limit));
+    // The live socket is long-lived: outside the request timeout and concurrency limit.
+    live.merge(requests)
 }
 
 async fn time_limit(State(limit): State<Duration>, request: Request, next: Next) -> Response {

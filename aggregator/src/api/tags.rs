@@ -1,7 +1,8 @@
 //! `GET /api/v1/tags[?asset=ID]`: tag metadata, sorted by id,
 //! `[{"id","asset","name","unit","data_type","source","poll_interval_ms","description","agent"}]`.
 //! Metadata fields are `null` for tags seen in data but not (yet) in a catalogue. An asset
-//! without tags is unknown (404).
+//! without tags is unknown (404). Answered from the in-memory
+//! [`crate::directory::TagDirectory`].
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
@@ -26,7 +27,7 @@ pub(crate) async fn tags(
         Some(a) => Some(parse_asset(a)?),
         None => None,
     };
-    let tags = s.store.tags(asset.as_ref()).await?;
+    let tags = s.directory.tags(asset.as_ref());
     if let Some(asset) = &asset
         && tags.is_empty()
     {

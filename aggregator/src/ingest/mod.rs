@@ -41,6 +41,8 @@ use tracing::Instrument;
 use crate::agents::AgentTable;
 use crate::cache::LatestCache;
 use crate::config::{IngestSettings, MqttSettings, StorageSettings};
+use crate::directory::TagDirectory;
+use crate::live::LiveHub;
 use crate::metrics::Metrics;
 use crate::store::Store;
 
@@ -58,6 +60,8 @@ const MQTT_KEEP_ALIVE: Duration = Duration::from_secs(30);
 pub(crate) struct IngestContext {
     pub(crate) store: Store,
     pub(crate) cache: Arc<LatestCache>,
+    pub(crate) directory: Arc<TagDirectory>,
+    pub(crate) live: Arc<LiveHub>,
     pub(crate) agents: Arc<AgentTable>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) health: Arc<IngestHealth>,
@@ -114,6 +118,8 @@ pub(crate) fn spawn(
     let writer = writer::StoreWriter {
         store: ctx.store,
         cache: ctx.cache,
+        directory: ctx.directory,
+        live: ctx.live,
         metrics: ctx.metrics.clone(),
         input: input_rx,
         acks: ack_tx,

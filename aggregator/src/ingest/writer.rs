@@ -36,6 +36,8 @@ use super::skew::FutureSkew;
 use super::warn_once::WarnOnce;
 use crate::backoff::Backoff;
 use crate::cache::{LatestCache, LatestValue};
+use crate::directory::TagDirectory;
+use crate::live::LiveHub;
 use crate::metrics::Metrics;
 use crate::store::{Store, StoreError, WriteSet};
 
@@ -46,6 +48,10 @@ const RETRY_CAP: Duration = Duration::from_secs(10);
 pub(crate) struct StoreWriter {
     pub(crate) store: Store,
     pub(crate) cache: Arc<LatestCache>,
+    /// Known tags; updated with what each commit added.
+    pub(crate) directory: Arc<TagDirectory>,
+    /// Live clients, offered every value that became a tag's latest.
+    pub(crate) live: Arc<LiveHub>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) input: mpsc::Receiver<WriterInput>,
     pub(crate) acks: mpsc::Sender<Vec<Ticket>>,
@@ -181,7 +187,15 @@ impl StoreWriter {
                         duplicates = outcome.duplicates,
                         "write batch committed"
                     );
-                    self.cache.apply(latest_of(set, self.skew));
+                    self.directory.apply(set);
+                    let mut fresh = Vec::new();
+                    let watched = !self.live.is_empty();
+                    self.cache.apply_with(latest_of(set, self.skew), |tag, v| {
+                        if watched {
+                            fresh.push((tag.clone(), v.clone()));
+                        }
+                    });
+                    self.live.publish(&fresh);
                     return Attempt::Stored;
                 }
                 Err(e) => e,

@@ -79,9 +79,18 @@ fn build_agent(d: &mut Diagnostics<'_>, a: &AgentSection) -> Option<AgentSetting
         .shutdown_grace
         .as_ref()
         .map_or(DEFAULT_SHUTDOWN_GRACE, |g| *g.get_ref());
+    let data_dir = std::path::PathBuf::from(
+        a.data_dir
+            .as_ref()
+            .map_or(super::spool::DEFAULT_DATA_DIR, |d| d.get_ref().as_str()),
+    );
     let id = a.id.as_ref()?;
     match AgentId::new(id.get_ref()) {
-        Ok(id) => Some(AgentSettings { id, shutdown_grace }),
+        Ok(id) => Some(AgentSettings {
+            id,
+            shutdown_grace,
+            data_dir,
+        }),
         Err(e) => {
             d.error(&id.span(), "agent.id", id_problem(&e));
             None

@@ -1,7 +1,7 @@
 //! Reads `[[device]]` and `[[device.tag]]` tables. Paths name a device by its id and a
 //! tag by its name as soon as those are readable, by index otherwise.
 
-use protocols::modbus::{DataType, RegisterKind, WordOrder};
+use protocols::modbus::{ByteOrder, DataType, Parity, RegisterKind, WordOrder};
 use toml::Spanned;
 use toml::de::DeValue;
 
@@ -16,6 +16,14 @@ const DEVICE_FIELDS: &[&str] = &[
     "host",
     "port",
     "unit_id",
+    "address_base",
+    "share_connection",
+    "baud_rate",
+    "parity",
+    "data_bits",
+    "stop_bits",
+    "frame_gap",
+    "hole_retry",
     "tag",
     "poll_interval",
     "timeout",
@@ -25,6 +33,7 @@ const DEVICE_FIELDS: &[&str] = &[
     "max_gap_bits",
     "reconnect_min",
     "reconnect_max",
+    "request_delay",
 ];
 const TAG_FIELDS: &[&str] = &[
     "name",
@@ -32,6 +41,9 @@ const TAG_FIELDS: &[&str] = &[
     "address",
     "type",
     "order",
+    "bit",
+    "length",
+    "byte_order",
     "scale",
     "offset",
     "unit",
@@ -48,8 +60,17 @@ pub(super) struct DeviceSection {
     pub(super) asset: Option<At<String>>,
     pub(super) protocol: Option<At<String>>,
     pub(super) host: Option<At<String>>,
-    pub(super) port: Option<At<u16>>,
+    /// A TCP port number, or a serial device path.
+    pub(super) port: Option<At<PortField>>,
     pub(super) unit_id: Option<At<u8>>,
+    pub(super) address_base: Option<At<u16>>,
+    pub(super) share_connection: Option<At<bool>>,
+    pub(super) baud_rate: Option<At<u32>>,
+    pub(super) parity: Option<At<Parity>>,
+    pub(super) data_bits: Option<At<u8>>,
+    pub(super) stop_bits: Option<At<u8>>,
+    pub(super) frame_gap: Option<At<std::time::Duration>>,
+    pub(super) hole_retry: Option<At<std::time::Duration>>,
     pub(super) tunables: Tunables,
     pub(super) tags: Vec<TagSection>,
 }
@@ -63,10 +84,20 @@ pub(super) struct TagSection {
     pub(super) address: Option<At<u16>>,
     pub(super) data_type: Option<At<DataType>>,
     pub(super) order: Option<At<WordOrder>>,
+    pub(super) bit: Option<At<u8>>,
+    pub(super) length: Option<At<u16>>,
+    pub(super) byte_order: Option<At<ByteOrder>>,
     pub(super) scale: Option<At<f64>>,
     pub(super) offset: Option<At<f64>>,
     pub(super) unit: Option<At<String>>,
     pub(super) description: Option<At<String>>,
+}
+
+/// `port`: a TCP port for the TCP protocols, a serial device path for `modbus-rtu`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum PortField {
+    Number(u16),
+    Path(String),
 }
 
 /// A string id usable in a path (`device[<id>]`), if `value` is a plain string.
@@ -91,9 +122,29 @@ pub(super) fn read_device(
     let id = r.req(d, "id");
     let asset = r.opt(d, "asset");
     let protocol = r.req(d, "protocol");
-    let host = r.req(d, "host");
-    let port = r.req(d, "port");
+    let host = r.opt(d, "host");
+    let port = match r.raw("port").map(|v| (v.span(), v.get_ref())) {
+        Some((span, DeValue::String(path))) => {
+            Some(Spanned::new(span, PortField::Path(path.to_string())))
+        }
+        Some(_) => r
+            .opt::<u16>(d, "port")
+            .map(|p| Spanned::new(p.span(), PortField::Number(*p.get_ref()))),
+        None => {
+            r.missing(d, "port");
+            None
+        }
+    };
     let unit_id = r.req(d, "unit_id");
+    let address_base = r.opt(d, "address_base");
+    let share_connection = r.opt(d, "share_connection");
+    let baud_rate = r.opt(d, "baud_rate");
+    let parities: Vec<&str> = Parity::ALL.iter().map(|p| p.as_str()).collect();
+    let parity = r.keyword(d, "parity", "parity", &parities, Parity::parse);
+    let data_bits = r.opt(d, "data_bits");
+    let stop_bits = r.opt(d, "stop_bits");
+    let frame_gap = r.duration(d, "frame_gap");
+    let hole_retry = r.duration(d, "hole_retry");
     let tunables = read_tunables(d, &mut r);
     let tag_values = r.tables(d, "tag");
     let tags = tag_values
@@ -113,6 +164,14 @@ pub(super) fn read_device(
         host,
         port,
         unit_id,
+        address_base,
+        share_connection,
+        baud_rate,
+        parity,
+        data_bits,
+        stop_bits,
+        frame_gap,
+        hole_retry,
         tunables,
         tags,
     })
@@ -146,6 +205,15 @@ fn read_tag(
             r.keyword(d, "type", "type", &types, DataType::parse)
         }),
         order: r.keyword(d, "order", "order", &orders, WordOrder::parse),
+        bit: r.opt(d, "bit"),
+        length: r.opt(d, "length"),
+        byte_order: r.keyword(
+            d,
+            "byte_order",
+            "byte order",
+            &["AB", "BA"],
+            ByteOrder::parse,
+        ),
         scale: r.opt(d, "scale"),
         offset: r.opt(d, "offset"),
         unit: r.opt(d, "unit"),

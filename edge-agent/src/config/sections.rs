@@ -36,6 +36,7 @@ const TUNABLE_FIELDS: &[&str] = &[
     "max_gap_bits",
     "reconnect_min",
     "reconnect_max",
+    "request_delay",
 ];
 /// The whole file.
 pub(super) struct Document {
@@ -80,6 +81,7 @@ pub(super) struct Tunables {
     pub(super) max_gap_bits: Option<At<u16>>,
     pub(super) reconnect_min: Option<At<Duration>>,
     pub(super) reconnect_max: Option<At<Duration>>,
+    pub(super) request_delay: Option<At<Duration>>,
 }
 
 /// Reads the document root.
@@ -185,5 +187,6 @@ pub(super) fn read_tunables(d: &mut Diagnostics<'_>, r: &mut TableReader<'_, '_>
         max_gap_bits: r.opt(d, "max_gap_bits"),
         reconnect_min: r.duration(d, "reconnect_min"),
         reconnect_max: r.duration(d, "reconnect_max"),
+        request_delay: r.duration(d, "request_delay"),
     }
 }

@@ -1,6 +1,6 @@
 //! One `[[device.tag]]` table: name, register, type and scaling checks, duplicate tag ids.
 
-use protocols::modbus::{RegisterTag, TagSpec, WordOrder};
+use protocols::modbus::{ByteOrder, RegisterTag, TagSpec, WordOrder};
 use protocols::model::{AssetPath, TagId};
 
 use super::build::{segment, span_or, value_or};
@@ -13,12 +13,14 @@ use crate::settings::TagInfo;
 /// Tag id used to check a tag whose own id is invalid (never published).
 const PLACEHOLDER_TAG_ID: &str = "invalid/invalid/invalid/invalid/invalid";
 
-/// Checks one tag; `None` if it has problems (all recorded).
+/// Checks one tag; `None` if it has problems (all recorded). `address_base` (0 or 1) is the
+/// device's: configured addresses minus it are protocol addresses.
 pub(super) fn build_tag(
     d: &mut Diagnostics<'_>,
     asset: Option<&AssetPath>,
     tag: &TagSection,
     seen: &mut Seen,
+    address_base: u16,
 ) -> Option<(RegisterTag, TagInfo)> {
     let at = |field: &str| format!("{}.{field}", tag.path);
     let name = segment(d, tag.name.as_ref(), &at("name"));
@@ -43,14 +45,26 @@ pub(super) fn build_tag(
         Some(id) => id.clone(),
         None => TagId::new(PLACEHOLDER_TAG_ID).ok()?,
     };
+    let configured = tag.address.as_ref()?;
+    let Some(address) = configured.get_ref().checked_sub(address_base) else {
+        d.error(
+            &configured.span(),
+            at("address"),
+            "address 0 does not exist with address_base = 1 (the first register is 1)",
+        );
+        return None;
+    };
     let spec = TagSpec {
         id: checked_id,
         kind: *tag.register.as_ref()?.get_ref(),
-        address: *tag.address.as_ref()?.get_ref(),
+        address,
         data_type: *tag.data_type.as_ref()?.get_ref(),
         order: value_or(&tag.order, WordOrder::BigEndian),
         scale: value_or(&tag.scale, 1.0),
         offset: value_or(&tag.offset, 0.0),
+        bit: tag.bit.as_ref().map(|b| *b.get_ref()),
+        length: value_or(&tag.length, 0),
+        byte_order: value_or(&tag.byte_order, ByteOrder::HighFirst),
     };
     match RegisterTag::new(spec) {
         Ok(_) if id.is_none() => None,
@@ -77,6 +91,13 @@ pub(super) fn build_tag(
                     "order" => tag.order.as_ref().map(|v| v.span()),
                     "scale" => tag.scale.as_ref().map(|v| v.span()),
                     "offset" => tag.offset.as_ref().map(|v| v.span()),
+                    "bit" => tag
+                        .bit
+                        .as_ref()
+                        .map(|v| v.span())
+                        .or_else(|| tag.data_type.as_ref().map(|v| v.span())),
+                    "length" => tag.length.as_ref().map(|v| v.span()),
+                    "byte_order" => tag.byte_order.as_ref().map(|v| v.span()),
                     _ => None,
                 };
                 d.error(&span_or(span, &tag.span), at(e.field()), e.to_string());

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use protocols::codec::Encoding;
-use protocols::modbus::{DataType, RegisterKind, WordOrder};
+use protocols::modbus::{DataType, Link, Parity, RegisterKind, WordOrder};
 
 use super::*;
 use crate::settings::DeviceSource;
@@ -29,15 +29,22 @@ fn example_config_parses() {
     );
     assert_eq!(s.spool.when_full, crate::settings::WhenFull::DropOldest);
     assert_eq!(s.spool.replay_rate, 200);
-    assert_eq!(s.devices.len(), 4); // the OPC UA one: opcua_tests.rs
+    assert_eq!(s.devices.len(), 7); // the last is the OPC UA one: opcua_tests.rs
     let motor = &s.devices[0];
     assert_eq!(motor.asset.as_str(), "demo/hall-1/line-1/motor-01");
     assert_eq!(motor.poll_interval, Duration::from_secs(1));
     assert_eq!(motor.reconnect.min, Duration::from_millis(500));
-    let DeviceSource::ModbusTcp { endpoint, map } = &motor.source else {
+    let DeviceSource::Modbus { endpoint, map, .. } = &motor.source else {
         panic!("expected a Modbus device")
     };
-    assert_eq!((endpoint.port, endpoint.unit_id), (15020, 1));
+    assert_eq!(
+        endpoint.link,
+        protocols::modbus::Link::Tcp {
+            host: "127.0.0.1".into(),
+            port: 15020
+        }
+    );
+    assert_eq!(endpoint.unit_id, 1);
     assert_eq!(map.tags().len(), 7);
     assert_eq!(map.tags()[3].order(), WordOrder::WordSwap);
     assert_eq!(map.tags()[1].scale(), 0.1);
@@ -46,7 +53,7 @@ fn example_config_parses() {
     let pump = &s.devices[1];
     assert_eq!(pump.asset.as_str(), "demo/hall-1/line-2/pump-01");
     assert_eq!(pump.poll_interval, Duration::from_millis(500));
-    let DeviceSource::ModbusTcp { map, .. } = &pump.source else {
+    let DeviceSource::Modbus { map, .. } = &pump.source else {
         panic!("expected a Modbus device")
     };
     assert_eq!(map.tags()[1].data_type(), DataType::F64);
@@ -57,10 +64,145 @@ fn example_config_parses() {
     assert_eq!(meta[0].poll_interval_ms, 500);
     assert_eq!(meta[0].unit, "m3/h");
     let compressor = &s.devices[2];
-    let DeviceSource::ModbusTcp { map, .. } = &compressor.source else {
+    let DeviceSource::Modbus { map, options, .. } = &compressor.source else {
         panic!("expected a Modbus device")
     };
     assert_eq!(map.limits().max_registers_per_read, 64);
+    assert!(!options.shared);
+
+    let DeviceSource::Modbus {
+        endpoint,
+        map,
+        options,
+    } = &s.devices[3].source
+    else {
+        panic!("expected a Modbus device")
+    };
+    let Link::Serial(line) = &endpoint.link else {
+        panic!("{endpoint:?}")
+    };
+    assert_eq!(
+        (
+            line.port.as_str(),
+            line.baud_rate,
+            line.parity,
+            line.data_bits,
+            line.stop_bits
+        ),
+        ("/dev/ttyUSB0", 9600, Parity::None, 8, 2)
+    );
+    assert_eq!(line.frame_gap, Duration::from_millis(4));
+    assert!(options.shared);
+    assert_eq!(options.request_delay, Duration::from_millis(10));
+    assert_eq!(options.hole_retry, Duration::from_secs(600));
+    assert_eq!(map.address_base(), 1);
+    // Configured addresses 1 and 8 are protocol addresses 0 and 7.
+    assert_eq!(map.tags()[0].address(), 0);
+    assert_eq!(
+        (map.tags()[0].data_type(), map.tags()[0].length()),
+        (DataType::String, 12)
+    );
+    assert_eq!((map.tags()[1].address(), map.tags()[1].bit()), (7, Some(3)));
+    assert_eq!(map.requests().len(), 1);
+    assert_eq!(
+        s.devices[3].tag_meta()[0].source,
+        "modbus-rtu:///dev/ttyUSB0/5/holding/0"
+    );
+    let DeviceSource::Modbus {
+        endpoint, options, ..
+    } = &s.devices[4].source
+    else {
+        panic!("expected a Modbus device")
+    };
+    assert!(matches!(endpoint.link, Link::RtuOverTcp { port: 4001, .. }) && options.shared);
+    let DeviceSource::Modbus { options, .. } = &s.devices[5].source else {
+        panic!("expected a Modbus device")
+    };
+    assert!(options.shared);
+}
+
+#[test]
+fn serial_links_types_and_address_base_are_checked() {
+    let text = r#"[agent]
+id = "edge-01"
+site = "s"
+area = "a"
+line = "l"
+
+[mqtt]
+broker = "mqtt://127.0.0.1"
+
+[[device]]
+id = "d1"
+protocol = "modbus-rtu"
+port = "/dev/ttyS0"
+unit_id = 1
+address_base = 1
+tag = [
+  { name = "zero", register = "holding", address = 0, type = "u16" },
+  { name = "s", register = "holding", address = 1, type = "string" },
+  { name = "b", register = "input", address = 1, type = "bool", bit = 16 },
+]
+
+[[device]]
+id = "d2"
+protocol = "modbus-rtu"
+port = "/dev/ttyS0"
+unit_id = 1
+baud_rate = 9600
+tag = [{ name = "x", register = "holding", address = 0, type = "u16" }]
+
+[[device]]
+id = "d3"
+protocol = "modbus-rtu"
+port = 502
+host = "plc"
+unit_id = 2
+stop_bits = 3
+tag = [{ name = "x", register = "holding", address = 0, type = "u16", length = 2 }]
+
+[[device]]
+id = "d4"
+protocol = "modbus-rtu-over-tcp"
+host = "gw"
+port = 4001
+unit_id = 3
+parity = "even"
+share_connection = true
+address_base = 2
+tag = [{ name = "x", register = "holding", address = 0, type = "u16", byte_order = "BA" }]
+
+[[device]]
+id = "d5"
+protocol = "modbus-rtu"
+port = "/dev/ttyS1"
+unit_id = 4
+tag = [{ name = "x", register = "holding", address = 0, type = "u16" }]
+
+[[device]]
+id = "d6"
+protocol = "modbus-rtu"
+port = "/dev/ttyS1"
+unit_id = 4
+tag = [{ name = "x", register = "holding", address = 0, type = "u16" }]
+"#;
+    let err = parse(text, "bus.toml").unwrap_err().to_string();
+    for expected in [
+        "device[d1].tag[zero].address: address 0 does not exist with address_base = 1",
+        "device[d1].tag[s].length: type string needs length = 1..250 (bytes), got 0",
+        "device[d1].tag[b].bit: bit must be between 0 and 15",
+        "device[d2].unit_id: shares a link with another device but its settings differ",
+        "device[d3].host: modbus-rtu has no host",
+        "device[d3].port: modbus-rtu needs the serial device path",
+        "device[d3].tag[x].length: length applies to type string only",
+        "device[d4].parity: applies to modbus-rtu only, not modbus-rtu-over-tcp",
+        "device[d4].share_connection: applies to modbus-tcp only",
+        "device[d4].address_base: must be 0 or 1",
+        "device[d4].tag[x].byte_order: byte_order applies to type string only",
+        "device[d6].unit_id: unit id 4 is already used on /dev/ttyS1",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in\n{err}");
+    }
 }
 
 /// A file with problems in many places. The expected list is below; line numbers refer to
@@ -159,11 +301,11 @@ fn every_problem_is_reported_with_line_and_path() {
         ),
         (
             28,
-            "device[motor-01].tag[speed].type: unknown type \"f33\" (expected bool, u16, i16, u32, i32, f32, u64, i64, f64)",
+            "device[motor-01].tag[speed].type: unknown type \"f33\" (expected bool, u16, i16, u32, i32, f32, u64, i64, f64, string)",
         ),
         (
             34,
-            "device[motor-01].tag[running].type: type bool cannot be read from holding registers",
+            "device[motor-01].tag[running].bit: type bool on holding or input registers needs bit = 0..15",
         ),
         (
             37,
@@ -179,7 +321,7 @@ fn every_problem_is_reported_with_line_and_path() {
         ),
         (
             44,
-            "device[motor-01].protocol: unsupported protocol \"profinet\" (supported: modbus-tcp, opcua)",
+            "device[motor-01].protocol: unsupported protocol \"profinet\" (supported: modbus-tcp, modbus-rtu, modbus-rtu-over-tcp, opcua)",
         ),
         (48, "device[motor-01].timeout: invalid duration \"soon\""),
         (50, "device[motor-01].tag[0].name: missing required field"),

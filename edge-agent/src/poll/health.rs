@@ -107,6 +107,8 @@ mod tests {
 
     fn outcome(ok: usize, codes: &[u8], error: Option<DriverError>) -> PollOutcome {
         PollOutcome {
+            learned: Vec::new(),
+            plan_change: None,
             points: Vec::new(),
             requests_ok: ok,
             exceptions: codes

@@ -34,12 +34,17 @@ pub async fn supervise(
     let token = cancel.clone();
     restart_loop(seed, cancel, move || -> DeviceTask {
         match &device.source {
-            DeviceSource::ModbusTcp { endpoint, map } => Box::pin(
+            DeviceSource::Modbus {
+                endpoint,
+                map,
+                options,
+            } => Box::pin(
                 ModbusPoller::new(
                     Arc::clone(&device),
                     index,
                     endpoint.clone(),
                     map.clone(),
+                    options.clone(),
                     handles.clone(),
                 )
                 .run(token.clone()),

@@ -45,11 +45,14 @@ pub enum DecodeError {
     /// NaN or infinity.
     #[error("non-finite value ({0})")]
     NonFinite(f64),
+    /// A string's bytes are not UTF-8.
+    #[error("string is not valid UTF-8 (bytes {0:02X?})")]
+    InvalidUtf8(Vec<u8>),
 }
 
 /// Decodes `tag` from the registers of its own range (`words.len() >= tag.width()`).
 pub fn decode_registers(tag: &RegisterTag, words: &[u16]) -> Result<Value, DecodeError> {
-    let width = usize::from(tag.data_type().width());
+    let width = usize::from(tag.width());
     let words = words.get(..width).ok_or(DecodeError::Short {
         needed: width,
         got: words.len(),
@@ -57,11 +60,15 @@ pub fn decode_registers(tag: &RegisterTag, words: &[u16]) -> Result<Value, Decod
     let bytes = tag.order().to_be_bytes(words);
     let raw = match tag.data_type() {
         DataType::Bool => {
-            return Err(DecodeError::WrongShape {
-                needed: "bits",
-                got: "registers",
-            });
+            let Some(bit) = tag.bit() else {
+                return Err(DecodeError::WrongShape {
+                    needed: "bits",
+                    got: "registers",
+                });
+            };
+            return Ok(Value::Bool(words[0] >> bit & 1 == 1));
         }
+        DataType::String => return decode_string(tag, words),
         DataType::U16 => Raw::U(u64::from(u16::from_be_bytes(array(&bytes)))),
         DataType::I16 => Raw::I(i64::from(i16::from_be_bytes(array(&bytes)))),
         DataType::U32 => Raw::U(u64::from(u32::from_be_bytes(array(&bytes)))),
@@ -72,6 +79,17 @@ pub fn decode_registers(tag: &RegisterTag, words: &[u16]) -> Result<Value, Decod
         DataType::F64 => Raw::F(f64::from_be_bytes(array(&bytes))),
     };
     scale(tag, raw)
+}
+
+fn decode_string(tag: &RegisterTag, words: &[u16]) -> Result<Value, DecodeError> {
+    let mut bytes = tag.byte_order().bytes(words);
+    bytes.truncate(usize::from(tag.length()));
+    while matches!(bytes.last(), Some(0 | b' ')) {
+        bytes.pop();
+    }
+    String::from_utf8(bytes)
+        .map(Value::Text)
+        .map_err(|e| DecodeError::InvalidUtf8(e.into_bytes()))
 }
 
 /// The first `N` bytes (`bytes` holds exactly the type's width, checked above).

@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 use super::*;
-use crate::modbus::{PlannedTag, RegisterKind, TagSpec, WordOrder};
+use crate::modbus::{ByteOrder, PlannedTag, RegisterKind, TagSpec, WordOrder};
 use crate::model::{Quality, TagId};
 
 const ORDERS: [WordOrder; 4] = [
@@ -233,4 +233,67 @@ fn whole_response_to_points() {
     assert_eq!(points[0].value, Some(Value::Bool(true)));
     let points = decode_response(&coil, &request, &ReadData::Registers(vec![1]), 1);
     assert!(!points[0].quality.is_good());
+}
+
+#[test]
+fn bits_of_a_register() {
+    let bit = |b: u8| {
+        let mut spec = TagSpec::new(
+            TagId::new("s/a/l/d/b").unwrap(),
+            RegisterKind::Input,
+            0,
+            DataType::Bool,
+        );
+        spec.bit = Some(b);
+        RegisterTag::new(spec).unwrap()
+    };
+    for b in 0..16u8 {
+        let word = 1u16 << b;
+        assert_eq!(decode_registers(&bit(b), &[word]), Ok(Value::Bool(true)));
+        assert_eq!(decode_registers(&bit(b), &[!word]), Ok(Value::Bool(false)));
+    }
+}
+
+#[test]
+fn strings_in_both_byte_orders_trimmed() {
+    let string = |length: u16, order: ByteOrder| {
+        let mut spec = TagSpec::new(
+            TagId::new("s/a/l/d/s").unwrap(),
+            RegisterKind::Holding,
+            0,
+            DataType::String,
+        );
+        spec.length = length;
+        spec.byte_order = order;
+        RegisterTag::new(spec).unwrap()
+    };
+    let text = |s: &str| Ok(Value::Text(s.to_owned()));
+    // "PUMP-7" then NUL padding; an odd length stops mid-register.
+    let ab = [0x5055, 0x4D50, 0x2D37, 0x0000];
+    assert_eq!(
+        decode_registers(&string(8, ByteOrder::HighFirst), &ab),
+        text("PUMP-7")
+    );
+    assert_eq!(
+        decode_registers(&string(5, ByteOrder::HighFirst), &ab),
+        text("PUMP-")
+    );
+    let ba = [0x5550, 0x504D, 0x372D, 0x2020];
+    assert_eq!(
+        decode_registers(&string(8, ByteOrder::LowFirst), &ba),
+        text("PUMP-7")
+    );
+    assert_eq!(
+        decode_registers(&string(2, ByteOrder::HighFirst), &[0xC328]),
+        Err(DecodeError::InvalidUtf8(vec![0xC3, 0x28]))
+    );
+    assert_eq!(
+        decode_registers(&string(8, ByteOrder::HighFirst), &ab[..3]),
+        Err(DecodeError::Short { needed: 4, got: 3 })
+    );
+    // UTF-8 across a register boundary.
+    assert_eq!(
+        decode_registers(&string(4, ByteOrder::HighFirst), &[0x41C3, 0xA900]),
+        text("Aé")
+    );
 }

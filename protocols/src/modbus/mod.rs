@@ -8,30 +8,36 @@
 //! - `decode`: registers -> [`Value`](crate::model::Value), with the conversion rule the
 //!   whole system relies on (see that module's docs).
 //! - `exception`: device exception codes as model data ([`Exception`]).
-//! - `tcp`: [`ModbusTcpDriver`], the tokio-modbus TCP client with timeouts; `error`:
-//!   its [`DriverError`].
+//! - `holes`: exception-02 hole learning, the pure part ([`Hole`], [`split`]).
+//! - `link`: where a device is ([`Link`]: TCP, RTU serial, RTU over TCP; [`Endpoint`]).
+//! - `driver`: [`ModbusDriver`], the tokio-modbus client over any link, with timeouts,
+//!   inter-frame delay and hole learning; `error`: its [`DriverError`].
 //!
-//! Everything but `tcp` is pure logic. No tokio-modbus type appears in this module's public
-//! API: exceptions become [`Exception`], transport failures [`DriverError`].
-//! RTU (serial) will be a sibling of `tcp` that runs the same [`RegisterMap`].
+//! Everything but `driver` is pure logic. No tokio-modbus or tokio-serial type appears in
+//! this module's public API: exceptions become [`Exception`], transport failures
+//! [`DriverError`].
 
 mod decode;
+mod driver;
 mod error;
 mod exception;
+mod holes;
+mod link;
 mod map;
 mod plan;
 mod register;
 mod tag;
-mod tcp;
 
 pub use decode::{DecodeError, ReadData, bad_points, decode_registers, decode_response};
+pub use driver::{HOLE_REASON, ModbusDriver, ModbusTcpDriver, PollOutcome};
 pub use error::DriverError;
 pub use exception::Exception;
+pub use holes::{Hole, gap_between, split};
+pub use link::{Endpoint, Link, Parity, SerialLine};
 pub use map::RegisterMap;
 pub use plan::{
     MAX_BITS_PER_READ, MAX_REGISTERS_PER_READ, PlanError, PlanItem, PlanLimits, PlannedTag,
-    ReadRequest, plan_reads,
+    ReadRequest, plan_reads, plan_reads_around,
 };
-pub use register::{DataType, RegisterKind, WordOrder};
-pub use tag::{MAX_ADDRESS, RegisterTag, TagError, TagSpec};
-pub use tcp::{ModbusTcpDriver, PollOutcome, TcpEndpoint};
+pub use register::{ByteOrder, DataType, RegisterKind, WordOrder};
+pub use tag::{MAX_ADDRESS, MAX_STRING_LENGTH, RegisterTag, TagError, TagSpec};

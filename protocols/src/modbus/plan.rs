@@ -9,6 +9,10 @@
 //! ("gap fill") as long as no unread hole is longer than the gap limit, and never reads more
 //! than the count limit. Overlapping tags share registers.
 //!
+//! Learned holes ([`Hole`], see `holes.rs`) are ranges the device refuses (exception 02):
+//! [`plan_reads_around`] leaves out the tags that overlap one and never lets a request's
+//! range cross one.
+//!
 //! Per table, tags are sorted by (address, input index) and split into runs of consecutive
 //! tags by a dynamic programme over the sorted list, which finds the fewest requests among
 //! all such splits (`O(n * k)` for `n` tags and `k` tags per request). Among equally small
@@ -16,7 +20,7 @@
 //! then address, so the same tags always give the same plan. The unit tests check the
 //! request count against a brute force over every partition of small random maps.
 
-use super::RegisterKind;
+use super::{Hole, RegisterKind};
 
 /// Most registers one read may return (FC3/FC4, Modbus application protocol 6.3/6.4).
 pub const MAX_REGISTERS_PER_READ: u16 = 125;
@@ -162,12 +166,23 @@ impl ReadRequest {
 
 /// Plans the reads for `items` (one per tag).
 pub fn plan_reads(items: &[PlanItem], limits: &PlanLimits) -> Result<Vec<ReadRequest>, PlanError> {
+    plan_reads_around(items, limits, &[])
+}
+
+/// Plans the reads for `items` (one per tag) around `holes`: a tag that overlaps a hole is
+/// left out of every request, and no request's range touches a hole.
+pub fn plan_reads_around(
+    items: &[PlanItem],
+    limits: &PlanLimits,
+    holes: &[Hole],
+) -> Result<Vec<ReadRequest>, PlanError> {
     if let Some(e) = limits.check().into_iter().next() {
         return Err(e);
     }
     let mut requests = Vec::new();
     for kind in RegisterKind::ALL {
         let (max_count, max_gap, field) = limits.for_kind(kind);
+        let holes: Vec<Hole> = holes.iter().copied().filter(|h| h.kind == kind).collect();
         let mut group: Vec<usize> = (0..items.len())
             .filter(|&i| items[i].kind == kind)
             .collect();
@@ -182,10 +197,32 @@ pub fn plan_reads(items: &[PlanItem], limits: &PlanLimits) -> Result<Vec<ReadReq
                 field,
             });
         }
+        group.retain(|&i| {
+            let (s, e) = span(&items[i]);
+            !holes.iter().any(|h| h.blocks(s, e))
+        });
         group.sort_by_key(|&i| (items[i].address, i));
-        plan_group(kind, items, &group, max_count, max_gap, &mut requests);
+        let limits = RunLimits {
+            max_count,
+            max_gap,
+            holes: &holes,
+        };
+        plan_group(kind, items, &group, &limits, &mut requests);
     }
     Ok(requests)
+}
+
+/// `[start, end)` of an item, in `u32` so the end of address 65535 fits.
+fn span(item: &PlanItem) -> (u32, u32) {
+    let s = u32::from(item.address);
+    (s, s + u32::from(item.len))
+}
+
+/// What bounds one run of one table.
+struct RunLimits<'a> {
+    max_count: u16,
+    max_gap: u16,
+    holes: &'a [Hole],
 }
 
 /// Splits one table's sorted tags into the fewest feasible runs.
@@ -193,10 +230,14 @@ fn plan_group(
     kind: RegisterKind,
     items: &[PlanItem],
     sorted: &[usize],
-    max_count: u16,
-    max_gap: u16,
+    limits: &RunLimits<'_>,
     out: &mut Vec<ReadRequest>,
 ) {
+    let RunLimits {
+        max_count,
+        max_gap,
+        holes,
+    } = *limits;
     let n = sorted.len();
     let start = |k: usize| u32::from(items[sorted[k]].address);
     let end = |k: usize| start(k) + u32::from(items[sorted[k]].len);
@@ -211,8 +252,10 @@ fn plan_group(
                 break; // an unread hole too long; later tags start even later
             }
             covered = covered.max(end(j));
-            if covered - start(i) > u32::from(max_count) {
-                break; // too long; it only grows
+            if covered - start(i) > u32::from(max_count)
+                || holes.iter().any(|h| h.blocks(start(i), covered))
+            {
+                break; // too long or across a hole; it only grows
             }
             if best[j + 1] < best[i] {
                 best[i] = 1 + best[j + 1];

@@ -359,3 +359,66 @@ proptest! {
         prop_assert_eq!(reqs.len(), brute_force_min(&items, &lim));
     }
 }
+
+#[test]
+fn plans_around_holes() {
+    use crate::modbus::{Hole, plan_reads_around};
+    let item = |address, len| PlanItem {
+        kind: RegisterKind::Holding,
+        address,
+        len,
+    };
+    // 0 (1), 2 (2), 6 (1), 8 (4), 20 (1)
+    let items = [item(0, 1), item(2, 2), item(6, 1), item(8, 4), item(20, 1)];
+    let limits = PlanLimits::default();
+    let before = plan_reads_around(&items, &limits, &[]).unwrap();
+    assert_eq!(before.len(), 1, "{before:?}");
+    // The gap register 5 is refused, and tag 3 (8..11) lies in a hole.
+    let holes = [
+        Hole {
+            kind: RegisterKind::Holding,
+            start: 5,
+            count: 1,
+        },
+        Hole {
+            kind: RegisterKind::Holding,
+            start: 10,
+            count: 1,
+        },
+        // A hole in another table changes nothing here.
+        Hole {
+            kind: RegisterKind::Input,
+            start: 0,
+            count: 100,
+        },
+    ];
+    let after = plan_reads_around(&items, &limits, &holes).unwrap();
+    let ranges: Vec<_> = after
+        .iter()
+        .map(|r| {
+            (
+                r.start,
+                r.count,
+                r.tags.iter().map(|t| t.index).collect::<Vec<_>>(),
+            )
+        })
+        .collect();
+    // 6 and 20 cannot share a read: it would cover the hole at 10.
+    assert_eq!(
+        ranges,
+        [(0, 4, vec![0, 1]), (6, 1, vec![2]), (20, 1, vec![4])]
+    );
+    for r in &after {
+        let (s, e) = (u32::from(r.start), u32::from(r.start) + u32::from(r.count));
+        assert!(!holes.iter().any(|h| h.kind == r.kind && h.blocks(s, e)));
+    }
+    // A boundary at 6: reads may end at 6 or start there, not cross it.
+    let boundary = [Hole {
+        kind: RegisterKind::Holding,
+        start: 6,
+        count: 0,
+    }];
+    let after = plan_reads_around(&items, &limits, &boundary).unwrap();
+    let starts: Vec<_> = after.iter().map(|r| (r.start, r.count)).collect();
+    assert_eq!(starts, [(0, 4), (6, 15)]);
+}

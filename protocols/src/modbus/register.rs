@@ -61,6 +61,9 @@ impl fmt::Display for RegisterKind {
 }
 
 /// The type a tag's bits or registers encode.
+///
+/// `Bool` is one coil or discrete input, or one bit of a holding/input register (the tag's
+/// `bit`). `String` is a fixed number of bytes (the tag's `length`), two per register.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DataType {
     /// One bit of a coil or discrete input.
@@ -81,11 +84,13 @@ pub enum DataType {
     I64,
     /// Four registers, IEEE-754 double precision.
     F64,
+    /// A fixed-length string: `length` bytes in `ceil(length / 2)` registers.
+    String,
 }
 
 impl DataType {
     /// Every type, in the order error messages list them.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::Bool,
         Self::U16,
         Self::I16,
@@ -95,12 +100,15 @@ impl DataType {
         Self::U64,
         Self::I64,
         Self::F64,
+        Self::String,
     ];
 
-    /// How many bits (for [`DataType::Bool`]) or 16-bit registers the value occupies.
+    /// How many bits (for [`DataType::Bool`]) or 16-bit registers the value occupies; for
+    /// [`DataType::String`], whose width depends on its length, 1 (see
+    /// [`RegisterTag::width`](super::RegisterTag::width)).
     pub fn width(self) -> u16 {
         match self {
-            Self::Bool | Self::U16 | Self::I16 => 1,
+            Self::Bool | Self::U16 | Self::I16 | Self::String => 1,
             Self::U32 | Self::I32 | Self::F32 => 2,
             Self::U64 | Self::I64 | Self::F64 => 4,
         }
@@ -108,12 +116,17 @@ impl DataType {
 
     /// True for the integer types (the ones that become `Int`/`UInt` when unscaled).
     pub fn is_integer(self) -> bool {
-        !matches!(self, Self::Bool | Self::F32 | Self::F64)
+        !matches!(self, Self::Bool | Self::F32 | Self::F64 | Self::String)
+    }
+
+    /// True for the types that take a scale and offset (all but `bool` and `string`).
+    pub fn is_numeric(self) -> bool {
+        !matches!(self, Self::Bool | Self::String)
     }
 
     /// True when the value spans several registers, so a [`WordOrder`] applies.
     pub fn is_multi_register(self) -> bool {
-        self.width() > 1
+        self.width() > 1 && self != Self::String
     }
 
     /// The configuration spelling: `bool`, `u16`, ..., `f64`.
@@ -128,6 +141,7 @@ impl DataType {
             Self::U64 => "u64",
             Self::I64 => "i64",
             Self::F64 => "f64",
+            Self::String => "string",
         }
     }
 
@@ -231,6 +245,52 @@ impl fmt::Display for WordOrder {
     }
 }
 
+/// Order of the two bytes of a string register: `AB` (high byte first, the default) or
+/// `BA` (low byte first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ByteOrder {
+    /// High byte first: `AB`.
+    #[default]
+    HighFirst,
+    /// Low byte first: `BA`.
+    LowFirst,
+}
+
+impl ByteOrder {
+    /// Both orders.
+    pub const ALL: [Self; 2] = [Self::HighFirst, Self::LowFirst];
+
+    /// The configuration spelling, `AB` or `BA`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::HighFirst => "AB",
+            Self::LowFirst => "BA",
+        }
+    }
+
+    /// Parses [`ByteOrder::as_str`] output.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|o| o.as_str() == s)
+    }
+
+    /// The bytes of `words` in string order.
+    pub(crate) fn bytes(self, words: &[u16]) -> Vec<u8> {
+        words
+            .iter()
+            .flat_map(|w| match self {
+                Self::HighFirst => w.to_be_bytes(),
+                Self::LowFirst => w.to_le_bytes(),
+            })
+            .collect()
+    }
+}
+
+impl fmt::Display for ByteOrder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,6 +307,12 @@ mod tests {
             assert_eq!(WordOrder::parse(o.as_str()), Some(o));
             assert_eq!(WordOrder::parse(o.as_str_64()), Some(o));
         }
+        for o in ByteOrder::ALL {
+            assert_eq!(ByteOrder::parse(o.as_str()), Some(o));
+        }
+        assert_eq!(ByteOrder::HighFirst.bytes(&[0x4142]), b"AB");
+        assert_eq!(ByteOrder::LowFirst.bytes(&[0x4142]), b"BA");
+        assert!(!DataType::String.is_multi_register() && !DataType::String.is_numeric());
         assert_eq!(DataType::parse("f33"), None);
         assert_eq!(WordOrder::parse("abcd"), None);
     }

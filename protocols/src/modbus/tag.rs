@@ -7,10 +7,12 @@
 
 use crate::model::TagId;
 
-use super::{DataType, RegisterKind, WordOrder};
+use super::{ByteOrder, DataType, RegisterKind, WordOrder};
 
 /// Highest Modbus protocol address.
 pub const MAX_ADDRESS: u16 = u16::MAX;
+/// Longest string, in bytes: what one read of 125 registers returns.
+pub const MAX_STRING_LENGTH: u16 = 250;
 
 /// An unchecked tag description, as read from configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,6 +31,12 @@ pub struct TagSpec {
     pub scale: f64,
     /// Added after scaling.
     pub offset: f64,
+    /// For `bool` on holding/input registers: the bit (0 = least significant) to read.
+    pub bit: Option<u8>,
+    /// For `string`: its length in bytes (0 otherwise).
+    pub length: u16,
+    /// For `string`: the order of the two bytes in each register.
+    pub byte_order: ByteOrder,
 }
 
 impl TagSpec {
@@ -42,6 +50,9 @@ impl TagSpec {
             order: WordOrder::BigEndian,
             scale: 1.0,
             offset: 0.0,
+            bit: None,
+            length: 0,
+            byte_order: ByteOrder::HighFirst,
         }
     }
 }
@@ -77,11 +88,13 @@ pub enum TagError {
         /// The order given.
         order: WordOrder,
     },
-    /// Scale or offset given for `bool`.
-    #[error("{field} has no meaning for type bool (omit it)")]
+    /// Scale or offset given for `bool` or `string`.
+    #[error("{field} has no meaning for type {data_type} (omit it)")]
     NotNumeric {
         /// `scale` or `offset`.
         field: &'static str,
+        /// The type.
+        data_type: DataType,
     },
     /// Scale is zero, NaN or infinite.
     #[error("scale must be a finite, non-zero number (got {0})")]
@@ -89,6 +102,15 @@ pub enum TagError {
     /// Offset is NaN or infinite.
     #[error("offset must be a finite number (got {0})")]
     Offset(f64),
+    /// `bit` outside 0..=15, or given where it has no meaning.
+    #[error("{0}")]
+    Bit(&'static str),
+    /// `length` missing or out of range for a string, or given for another type.
+    #[error("{0}")]
+    Length(String),
+    /// `byte_order` given for a type other than string.
+    #[error("byte_order applies to type string only (omit it)")]
+    ByteOrder,
 }
 
 impl TagError {
@@ -99,9 +121,12 @@ impl TagError {
             TagError::TypeKind { .. } => "type",
             TagError::AddressOverflow { .. } => "address",
             TagError::OrderNotApplicable { .. } => "order",
-            TagError::NotNumeric { field } => field,
+            TagError::NotNumeric { field, .. } => field,
             TagError::Scale(_) => "scale",
             TagError::Offset(_) => "offset",
+            TagError::Bit(_) => "bit",
+            TagError::Length(_) => "length",
+            TagError::ByteOrder => "byte_order",
         }
     }
 }
@@ -118,19 +143,44 @@ impl RegisterTag {
     pub fn new(spec: TagSpec) -> Result<Self, Vec<TagError>> {
         let mut errors = Vec::new();
         let ty = spec.data_type;
-        if spec.kind.is_bit() != (ty == DataType::Bool) {
-            let hint = if spec.kind.is_bit() {
-                "coil and discrete hold type bool only"
-            } else {
-                "type bool needs register coil or discrete"
-            };
+        if spec.kind.is_bit() && ty != DataType::Bool {
             errors.push(TagError::TypeKind {
                 kind: spec.kind,
                 data_type: ty,
-                hint,
+                hint: "coil and discrete hold type bool only",
             });
         }
-        let width = if spec.kind.is_bit() { 1 } else { ty.width() };
+        let bit_in_register = ty == DataType::Bool && !spec.kind.is_bit();
+        match spec.bit {
+            None if bit_in_register => errors.push(TagError::Bit(
+                "type bool on holding or input registers needs bit = 0..15",
+            )),
+            Some(b) if bit_in_register && b > 15 => {
+                errors.push(TagError::Bit("bit must be between 0 and 15"))
+            }
+            Some(_) if !bit_in_register => errors.push(TagError::Bit(
+                "bit applies to type bool on holding or input registers only (omit it)",
+            )),
+            _ => {}
+        }
+        if ty == DataType::String {
+            if spec.length == 0 || spec.length > MAX_STRING_LENGTH {
+                errors.push(TagError::Length(format!(
+                    "type string needs length = 1..{MAX_STRING_LENGTH} (bytes), got {}",
+                    spec.length
+                )));
+            }
+        } else {
+            if spec.length != 0 {
+                errors.push(TagError::Length(
+                    "length applies to type string only (omit it)".to_owned(),
+                ));
+            }
+            if spec.byte_order != ByteOrder::HighFirst {
+                errors.push(TagError::ByteOrder);
+            }
+        }
+        let width = tag_width(&spec);
         if u32::from(spec.address) + u32::from(width) - 1 > u32::from(MAX_ADDRESS) {
             let unit = if spec.kind.is_bit() {
                 "bit"
@@ -149,12 +199,18 @@ impl RegisterTag {
                 order: spec.order,
             });
         }
-        if ty == DataType::Bool {
+        if !ty.is_numeric() {
             if spec.scale != 1.0 {
-                errors.push(TagError::NotNumeric { field: "scale" });
+                errors.push(TagError::NotNumeric {
+                    field: "scale",
+                    data_type: ty,
+                });
             }
             if spec.offset != 0.0 {
-                errors.push(TagError::NotNumeric { field: "offset" });
+                errors.push(TagError::NotNumeric {
+                    field: "offset",
+                    data_type: ty,
+                });
             }
         } else {
             if !spec.scale.is_finite() || spec.scale == 0.0 {
@@ -201,11 +257,19 @@ impl RegisterTag {
     }
     /// Bits or registers occupied.
     pub fn width(&self) -> u16 {
-        if self.spec.kind.is_bit() {
-            1
-        } else {
-            self.spec.data_type.width()
-        }
+        tag_width(&self.spec)
+    }
+    /// For a bit-in-register `bool`, the bit read.
+    pub fn bit(&self) -> Option<u8> {
+        self.spec.bit
+    }
+    /// For a `string`, its length in bytes.
+    pub fn length(&self) -> u16 {
+        self.spec.length
+    }
+    /// For a `string`, the byte order within each register.
+    pub fn byte_order(&self) -> ByteOrder {
+        self.spec.byte_order
     }
     /// Whether scale is 1 and offset 0 (integers then keep their integer value).
     pub fn is_unscaled(&self) -> bool {
@@ -214,6 +278,17 @@ impl RegisterTag {
     /// The spec this tag was built from.
     pub fn spec(&self) -> &TagSpec {
         &self.spec
+    }
+}
+
+/// Bits or registers `spec` occupies (at least 1).
+fn tag_width(spec: &TagSpec) -> u16 {
+    if spec.kind.is_bit() {
+        1
+    } else if spec.data_type == DataType::String {
+        spec.length.div_ceil(2).max(1)
+    } else {
+        spec.data_type.width()
     }
 }
 
@@ -261,10 +336,46 @@ mod tests {
             .iter()
             .map(TagError::field)
             .collect();
-        assert_eq!(fields, ["type", "scale"]);
+        assert_eq!(fields, ["bit", "scale"]);
 
         let mut s = spec(RegisterKind::Input, 0, DataType::U16);
         s.order = WordOrder::ByteSwap;
         assert_eq!(RegisterTag::new(s).unwrap_err()[0].field(), "order");
+    }
+
+    #[test]
+    fn bit_in_register_and_strings() {
+        let fields = |s: TagSpec| -> Vec<&'static str> {
+            RegisterTag::new(s)
+                .err()
+                .unwrap_or_default()
+                .iter()
+                .map(TagError::field)
+                .collect()
+        };
+        let mut s = spec(RegisterKind::Holding, 0, DataType::Bool);
+        assert_eq!(fields(s.clone()), ["bit"]);
+        s.bit = Some(16);
+        assert_eq!(fields(s.clone()), ["bit"]);
+        s.bit = Some(15);
+        assert_eq!(RegisterTag::new(s).unwrap().width(), 1);
+        let mut s = spec(RegisterKind::Coil, 0, DataType::Bool);
+        s.bit = Some(3);
+        assert_eq!(fields(s), ["bit"]);
+
+        let mut s = spec(RegisterKind::Holding, 10, DataType::String);
+        assert_eq!(fields(s.clone()), ["length"]);
+        s.length = 5;
+        s.byte_order = ByteOrder::LowFirst;
+        assert_eq!(RegisterTag::new(s.clone()).unwrap().width(), 3);
+        s.scale = 2.0;
+        assert_eq!(fields(s), ["scale"]);
+        let mut s = spec(RegisterKind::Holding, 0, DataType::U16);
+        s.length = 4;
+        s.byte_order = ByteOrder::LowFirst;
+        assert_eq!(fields(s), ["length", "byte_order"]);
+        let mut s = spec(RegisterKind::Holding, 65534, DataType::String);
+        s.length = 6;
+        assert_eq!(fields(s), ["address"]);
     }
 }
