@@ -21,6 +21,7 @@ use tracing::Instrument as _;
 
 use crate::map_file::{MapError, RegisterMap, write_map};
 use crate::modbus::{ImageStore, ModbusServer, ServerError};
+use crate::opcua::{OpcUaError, OpcUaServer, OpcUaSettings};
 use crate::plant::{Plant, PlantError};
 
 /// Settings of one simulator instance.
@@ -36,6 +37,8 @@ pub struct SimConfig {
     pub tick: Duration,
     /// Where to write the register map, if anywhere.
     pub map_out: Option<PathBuf>,
+    /// The OPC UA server, if plant-sim serves OPC UA too.
+    pub opcua: Option<OpcUaSettings>,
 }
 
 /// Why the simulator could not start.
@@ -50,6 +53,9 @@ pub enum SimError {
     /// Writing the register map failed.
     #[error("failed to write the register map")]
     Map(#[from] MapError),
+    /// Starting the OPC UA server failed.
+    #[error("failed to start the OPC UA server")]
+    OpcUa(#[from] OpcUaError),
 }
 
 /// A started simulator: listeners bound, map written, not yet serving.
@@ -59,6 +65,7 @@ pub struct PlantSim {
     plant: Plant,
     store: Arc<ImageStore>,
     server: ModbusServer,
+    opcua: Option<OpcUaServer>,
 }
 
 impl PlantSim {
@@ -67,11 +74,16 @@ impl PlantSim {
         let plant = Plant::new(config.seed, config.machines)?;
         let store = Arc::new(ImageStore::from_plant(&plant));
         let server = ModbusServer::bind(config.listen, config.machines).await?;
+        let opcua = match &config.opcua {
+            Some(settings) => Some(OpcUaServer::bind(settings, &plant).await?),
+            None => None,
+        };
         let sim = Self {
             config,
             plant,
             store,
             server,
+            opcua,
         };
         if let Some(path) = &sim.config.map_out {
             write_map(path, &sim.register_map())?;
@@ -97,13 +109,28 @@ impl PlantSim {
 
     /// The register map of this instance (bound ports filled in).
     pub fn register_map(&self) -> RegisterMap {
-        RegisterMap::build(&self.plant, self.config.tick, self.server.local_addrs())
+        let mut map = RegisterMap::build(&self.plant, self.config.tick, self.server.local_addrs());
+        if let Some(opcua) = &self.opcua {
+            map.opcua_endpoint = Some(opcua.endpoint_url());
+            map.opcua_namespace = Some(opcua.namespace());
+        }
+        map
+    }
+
+    /// Bound address of the OPC UA server, if it runs.
+    pub fn opcua_addr(&self) -> Option<SocketAddr> {
+        self.opcua.as_ref().map(OpcUaServer::local_addr)
     }
 
     /// The line printed on stdout once the simulator is reachable.
     pub fn ready_line(&self) -> String {
+        let opcua = self
+            .opcua
+            .as_ref()
+            .map(|o| format!(" opcua={} opcua_ns={}", o.local_addr(), o.namespace()))
+            .unwrap_or_default();
         format!(
-            "plant-sim ready modbus={} machines={} seed={}",
+            "plant-sim ready modbus={} machines={} seed={}{opcua}",
             self.modbus_addr(),
             self.config.machines,
             self.config.seed
@@ -117,6 +144,7 @@ impl PlantSim {
             mut plant,
             store,
             server,
+            opcua,
         } = self;
         let tracker = TaskTracker::new();
         tracker.spawn(
@@ -124,6 +152,11 @@ impl PlantSim {
                 .run(Arc::clone(&store), cancel.child_token())
                 .instrument(tracing::info_span!("modbus_server")),
         );
+        let publisher = opcua.map(|o| {
+            let (publisher, run) = o.into_parts();
+            tracker.spawn(run.instrument(tracing::info_span!("opcua_server")));
+            publisher
+        });
         tracker.close();
         tracing::info!(
             machines = config.machines,
@@ -144,12 +177,18 @@ impl PlantSim {
                     _ = interval.tick() => {
                         plant.step();
                         store.publish(&plant);
+                        if let Some(p) = &publisher {
+                            p.publish(&plant);
+                        }
                         tracing::trace!(tick = plant.tick(), "plant stepped");
                     }
                 }
             }
         }
         tracing::info!(tick = plant.tick(), "shutting down");
+        if let Some(p) = &publisher {
+            p.stop();
+        }
         tracker.wait().await;
         tracing::info!("plant-sim stopped");
     }
@@ -167,6 +206,7 @@ mod tests {
             listen: "127.0.0.1:0".parse().unwrap(),
             tick,
             map_out: None,
+            opcua: None,
         }
     }
 

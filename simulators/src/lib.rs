@@ -18,6 +18,7 @@ pub mod cli;
 pub mod logging;
 pub mod map_file;
 pub mod modbus;
+pub mod opcua;
 pub mod plant;
 pub mod shutdown;
 
