@@ -1,5 +1,6 @@
 //! The command line: `edge-agent run --config FILE [--log-format text|json]` and
-//! `edge-agent check-config FILE`. A running agent reloads FILE on SIGHUP
+//! `edge-agent check-config FILE`, and `edge-agent opcua browse ENDPOINT [NODE]`
+//! ([`crate::opcua::browse`]). A running agent reloads FILE on SIGHUP
 //! (see [`crate::reload`]); SIGINT and SIGTERM stop it.
 //!
 //! Exit codes: 0 success; 64 (EX_USAGE) for a bad command line or an invalid or unreadable
@@ -48,6 +49,17 @@ enum Command {
         #[arg(value_name = "FILE")]
         file: PathBuf,
     },
+    /// OPC UA tools.
+    Opcua {
+        #[command(subcommand)]
+        command: OpcuaCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum OpcuaCommand {
+    /// Walk a server's address space and optionally write tag configuration for it.
+    Browse(crate::opcua::browse::BrowseArgs),
 }
 
 /// Parses the command line, runs the command and returns the process exit code.
@@ -66,6 +78,34 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::CheckConfig { file } => check_config(&file),
         Command::Run { config, log_format } => run(&config, log_format),
+        Command::Opcua {
+            command: OpcuaCommand::Browse(args),
+        } => opcua_browse(args),
+    }
+}
+
+fn opcua_browse(args: crate::opcua::browse::BrowseArgs) -> ExitCode {
+    logging::init(LogFormat::Text);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    match runtime.block_on(crate::opcua::browse::run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("opcua browse: {e}");
+            ExitCode::from(if e.is_usage() {
+                EXIT_USAGE
+            } else {
+                EXIT_FAILURE
+            })
+        }
     }
 }
 

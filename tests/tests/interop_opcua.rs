@@ -639,3 +639,75 @@ poll_interval = "200ms"
         assert!(ok, "{name}: agent got {got:?}, model {want:?}");
     }
 }
+
+/// `edge-agent opcua browse` against asyncua: the tree lists the peer's variables with node
+/// ids and data types, and the written configuration passes `check-config` unchanged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browse_asyncua_writes_a_config_that_check_config_accepts() {
+    let test = "browse_asyncua_writes_a_config_that_check_config_accepts";
+    let Some(py) = peers::require(test, "asyncua venv", python::python(&["asyncua"])) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let peer = start_peer(&py, dir.path()).await.unwrap();
+    let port = peer.ready_value("port").unwrap().to_owned();
+    let config = dir.path().join("browsed.toml");
+    let agent = tests::bins::path("edge-agent");
+    let endpoint = format!("opc.tcp://127.0.0.1:{port}/sentia/");
+    let pki = dir.path().join("pki");
+    let out = tokio::time::timeout(
+        Duration::from_secs(60),
+        tokio::process::Command::new(&agent)
+            .args(["opcua", "browse", &endpoint, "ns=2;s=Press", "--depth", "2"])
+            .args([
+                "--security-policy",
+                "Basic256Sha256",
+                "--trust-server-certificate",
+            ])
+            .arg("--pki-dir")
+            .arg(&pki)
+            .arg("--write-config")
+            .arg(&config)
+            .output(),
+    )
+    .await
+    .expect("browse timed out")
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "browse failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in [
+        "  Level [Variable] ns=2;s=Level : Double",
+        "  Counter [Variable] ns=2;s=Counter : Int32",
+        "  Name [Variable] ns=2;s=Name : String",
+    ] {
+        assert!(stdout.contains(line), "missing {line:?} in:\n{stdout}");
+    }
+    assert!(stdout.contains("wrote "), "{stdout}");
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(
+        text.contains("name = \"Level\"\nnode_id = \"ns=2;s=Level\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("security_policy = \"Basic256Sha256\""),
+        "{text}"
+    );
+    let check = tokio::process::Command::new(&agent)
+        .arg("check-config")
+        .arg(&config)
+        .output()
+        .await
+        .unwrap();
+    let report = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        check.status.success(),
+        "check-config refused the browsed config: {}\n{text}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    // Level, Counter, Name, Broken, Shaky, Temp1..Temp4.
+    assert!(report.contains(": 9 tags"), "{report}");
+}

@@ -11,7 +11,9 @@
 //! - `status`: StatusCode to quality, Variant to value, source timestamps.
 //! - `device`: [`OpcUaPoller`], the device task (reconnect with backoff, subscriptions
 //!   recreated, bad points while down).
+//! - `browse`: the `edge-agent opcua browse` command.
 
+pub mod browse;
 mod device;
 mod pki;
 mod read;
