@@ -450,6 +450,14 @@ mode = "poll"
 
 /// plant-sim with OPC UA on port 0, frozen at tick 0 so every value is known.
 async fn start_plant_sim(dir: &Path, machines: usize) -> anyhow::Result<(Proc, PathBuf)> {
+    start_plant_sim_on(dir, machines, "127.0.0.1:0").await
+}
+
+async fn start_plant_sim_on(
+    dir: &Path,
+    machines: usize,
+    opcua: &str,
+) -> anyhow::Result<(Proc, PathBuf)> {
     let map = dir.join("map.toml");
     let pki = dir.join("sim-pki");
     let machines = machines.to_string();
@@ -463,7 +471,7 @@ async fn start_plant_sim(dir: &Path, machines: usize) -> anyhow::Result<(Proc, P
             "--tick",
             "0s",
             "--opcua",
-            "127.0.0.1:0",
+            opcua,
             "--opcua-pki",
             pki.to_str().context("pki path")?,
             "--opcua-user",
@@ -710,4 +718,87 @@ async fn browse_asyncua_writes_a_config_that_check_config_accepts() {
     );
     // Level, Counter, Name, Broken, Shaky, Temp1..Temp4.
     assert!(report.contains(": 9 tags"), "{report}");
+}
+
+/// The server goes away and comes back on the same address: the agent publishes bad points
+/// with the reason meanwhile, reconnects with backoff and recreates its subscription, so
+/// subscribed and polled tags are good again without an agent restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_reconnects_and_resubscribes_after_plant_sim_restarts() {
+    let test = "agent_reconnects_and_resubscribes_after_plant_sim_restarts";
+    let Some(broker) = peers::require(test, "Mosquitto", peers::mosquitto().await) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (mut sim, map_path) = start_plant_sim(dir.path(), 1).await.unwrap();
+    let addr = sim.ready_value("opcua").unwrap().to_owned();
+    let map = simulators::read_map(&map_path).unwrap();
+    let node = |signal: &str| map.opcua_node_id("motor-01", signal).unwrap();
+    let device = format!(
+        r#"[[device]]
+id = "motor-01"
+protocol = "opcua"
+endpoint = "opc.tcp://{addr}/"
+poll_interval = "200ms"
+reconnect_min = "200ms"
+reconnect_max = "1s"
+
+[[device.tag]]
+name = "speed"
+node_id = "{speed}"
+
+[[device.tag]]
+name = "current"
+node_id = "{current}"
+mode = "poll"
+"#,
+        speed = node("speed"),
+        current = node("current"),
+    );
+    let agent_id = unique("opcua-reconnect");
+    let observer = Observer::start(&broker, &agent_id).await.unwrap();
+    let agent = start_agent(
+        dir.path(),
+        &agent_config(&agent_id, &broker, dir.path(), &device),
+    )
+    .unwrap();
+    let good = |o: &Observer, tag: &str| o.points(tag).iter().filter(|p| p.2.is_good()).count();
+    observer
+        .wait_for(
+            Duration::from_secs(30),
+            "good points before the outage",
+            || agent.log(),
+            |o| good(o, "speed") >= 1 && good(o, "current") >= 2,
+        )
+        .await;
+    sim.kill().await.unwrap();
+    observer
+        .wait_for(
+            Duration::from_secs(30),
+            "bad points during the outage",
+            || agent.log(),
+            |o| {
+                o.points("speed").last().is_some_and(|p| !p.2.is_good())
+                    && o.points("current")
+                        .iter()
+                        .rev()
+                        .take(3)
+                        .all(|p| !p.2.is_good())
+            },
+        )
+        .await;
+    let before = (good(&observer, "speed"), good(&observer, "current"));
+    let bad = observer.points("current").last().cloned().unwrap();
+    assert_eq!(bad.1, None);
+    let (_sim, _) = start_plant_sim_on(dir.path(), 1, &addr).await.unwrap();
+    observer
+        .wait_for(
+            Duration::from_secs(30),
+            "good points after the restart",
+            || agent.log(),
+            |o| good(o, "speed") > before.0 && good(o, "current") > before.1 + 1,
+        )
+        .await;
+    let log = agent.log();
+    assert!(log.contains("device reachable again"), "{log}");
 }
