@@ -802,3 +802,57 @@ mode = "poll"
     let log = agent.log();
     assert!(log.contains("device reachable again"), "{log}");
 }
+
+/// `gen-agent-config --opcua` renders a config for plant-sim's OPC UA server that the agent
+/// accepts, one subscribed tag per signal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generated_opcua_agent_config_passes_check_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_sim, map) = start_plant_sim(dir.path(), 3).await.unwrap();
+    let out = tokio::process::Command::new(tests::bins::path("gen-agent-config"))
+        .arg(&map)
+        .args(["--opcua", "--security-policy", "Basic256Sha256"])
+        .args([
+            "--security-mode",
+            "SignAndEncrypt",
+            "--trust-server-certificate",
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let config = dir.path().join("agent.toml");
+    std::fs::write(&config, &out.stdout).unwrap();
+    let check = tokio::process::Command::new(tests::bins::path("edge-agent"))
+        .arg("check-config")
+        .arg(&config)
+        .output()
+        .await
+        .unwrap();
+    let report = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        check.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&check.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let map = simulators::read_map(&map).unwrap();
+    let endpoint = map.opcua_endpoint.clone().unwrap();
+    for m in &map.entries {
+        let line = format!(
+            "device {} {endpoint} (security Basic256Sha256/SignAndEncrypt): {} tags",
+            m.id,
+            m.signals.len()
+        );
+        assert!(report.contains(&line), "missing {line:?} in:\n{report}");
+    }
+    let node = map.opcua_node_id("motor-01", "speed").unwrap();
+    assert!(
+        report.contains(&format!("  subscribe {node} speed")),
+        "{report}"
+    );
+}
