@@ -81,3 +81,29 @@ fn rejected_files(dir: &Path) -> Vec<PathBuf> {
     files.sort();
     files
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn advice_names_the_rejected_file_and_a_quoted_mv() {
+        let dir = tempfile::tempdir().unwrap();
+        let rejected = dir.path().join("rejected");
+        std::fs::create_dir_all(&rejected).unwrap();
+        let none = untrusted_advice(dir.path());
+        assert!(none.contains("trusted"), "{none}");
+        let file = rejected.join("CN=it's a server [ab12].der");
+        std::fs::write(&file, b"x").unwrap();
+        let advice = untrusted_advice(dir.path());
+        let quoted = format!("'{}'", file.display().to_string().replace('\'', r"'\''"));
+        assert!(
+            advice.contains(&format!(
+                "mv {quoted} '{}'/",
+                dir.path().join("trusted").display()
+            )),
+            "{advice}"
+        );
+    }
+}

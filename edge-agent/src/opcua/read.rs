@@ -75,3 +75,36 @@ impl ReadPlan {
         Ok(points)
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use protocols::model::TagId;
+
+    fn tag(name: &str, mode: TagMode) -> OpcUaTag {
+        OpcUaTag {
+            id: TagId::new(&format!("s/a/l/m/{name}")).unwrap(),
+            node_id: format!("ns=2;s={name}"),
+            mode,
+        }
+    }
+
+    #[test]
+    fn only_polled_tags_are_read_in_chunks_of_the_server_limit() {
+        let sub = TagMode::Subscribe {
+            sampling_interval: None,
+            queue_size: 1,
+            deadband: None,
+        };
+        let tags: Vec<OpcUaTag> = (0..7)
+            .map(|i| tag(&format!("t{i}"), if i == 3 { sub } else { TagMode::Poll }))
+            .collect();
+        let plan = ReadPlan::new(&tags);
+        assert!(!plan.is_empty());
+        assert_eq!(plan.requests(0), 1); // no limit advertised
+        assert_eq!(plan.requests(2), 3); // 6 polled tags
+        assert_eq!(plan.requests(6), 1);
+        assert!(ReadPlan::new(&tags[3..4]).is_empty());
+    }
+}

@@ -128,3 +128,53 @@ fn request(
         },
     })
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use protocols::model::TagId;
+
+    #[test]
+    fn monitored_item_carries_sampling_queue_deadband_and_handle() {
+        let tag = OpcUaTag {
+            id: TagId::new("s/a/l/m/level").unwrap(),
+            node_id: "ns=2;s=Level".into(),
+            mode: TagMode::Subscribe {
+                sampling_interval: Some(Duration::from_millis(50)),
+                queue_size: 20,
+                deadband: Some(Deadband::Percent(2.5)),
+            },
+        };
+        let r = request(4, &tag, Duration::from_secs(1)).unwrap();
+        let p = &r.requested_parameters;
+        assert_eq!(p.client_handle, 5);
+        assert_eq!(p.sampling_interval, 50.0);
+        assert_eq!(p.queue_size, 20);
+        let filter = p.filter.inner_as::<DataChangeFilter>().unwrap();
+        assert_eq!(filter.deadband_type, DeadbandType::Percent as u32);
+        assert_eq!(filter.deadband_value, 2.5);
+        assert_eq!(r.item_to_monitor.node_id, NodeId::new(2, "Level"));
+        let polled = OpcUaTag {
+            mode: TagMode::Poll,
+            ..tag
+        };
+        assert!(request(0, &polled, Duration::from_secs(1)).is_none());
+    }
+
+    #[test]
+    fn without_sampling_interval_the_publishing_interval_is_used() {
+        let tag = OpcUaTag {
+            id: TagId::new("s/a/l/m/x").unwrap(),
+            node_id: "i=2258".into(),
+            mode: TagMode::Subscribe {
+                sampling_interval: None,
+                queue_size: 1,
+                deadband: None,
+            },
+        };
+        let r = request(0, &tag, Duration::from_millis(500)).unwrap();
+        assert_eq!(r.requested_parameters.sampling_interval, 500.0);
+        assert!(r.requested_parameters.filter.is_null());
+    }
+}
