@@ -21,6 +21,7 @@ use tracing::Instrument as _;
 
 use crate::map_file::{MapError, RegisterMap, write_map};
 use crate::modbus::{ImageStore, ModbusServer, ServerError};
+use crate::opcua::faults::FaultFile;
 use crate::opcua::{OpcUaError, OpcUaServer, OpcUaSettings};
 use crate::plant::{Plant, PlantError};
 
@@ -157,6 +158,11 @@ impl PlantSim {
             tracker.spawn(run.instrument(tracing::info_span!("opcua_server")));
             publisher
         });
+        let mut opcua_faults = config
+            .opcua
+            .as_ref()
+            .and_then(|o| o.faults.as_deref())
+            .map_or_else(FaultFile::none, FaultFile::new);
         tracker.close();
         tracing::info!(
             machines = config.machines,
@@ -178,7 +184,8 @@ impl PlantSim {
                         plant.step();
                         store.publish(&plant);
                         if let Some(p) = &publisher {
-                            p.publish(&plant);
+                            opcua_faults.refresh();
+                            p.publish(&plant, &opcua_faults);
                         }
                         tracing::trace!(tick = plant.tick(), "plant stepped");
                     }

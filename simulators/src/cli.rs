@@ -41,6 +41,10 @@ pub struct Args {
     /// PKI directory of the OPC UA server (its certificate is generated there on first start).
     #[arg(long, default_value = "plant-sim-pki")]
     pub opcua_pki: PathBuf,
+    /// OPC UA fault file, re-read every tick when it changes: lines `status <machine> <Name>`
+    /// (e.g. BadSensorFailure) or `freeze <machine>` (see simulators::opcua::faults).
+    #[arg(long, requires = "opcua")]
+    pub opcua_faults: Option<PathBuf>,
     /// The OPC UA password user as USER:PASSWORD (anonymous is always accepted too).
     #[arg(long, default_value = "operator:operator", value_parser = parse_user)]
     pub opcua_user: (String, String),
@@ -70,6 +74,7 @@ impl Args {
             opcua: self.opcua.map(|listen| OpcUaSettings {
                 listen,
                 pki_dir: self.opcua_pki.clone(),
+                faults: self.opcua_faults.clone(),
                 user: self.opcua_user.0.clone(),
                 password: self.opcua_user.1.clone(),
             }),

@@ -458,8 +458,18 @@ async fn start_plant_sim_on(
     machines: usize,
     opcua: &str,
 ) -> anyhow::Result<(Proc, PathBuf)> {
+    start_plant_sim_with(dir, machines, opcua, "0s").await
+}
+
+async fn start_plant_sim_with(
+    dir: &Path,
+    machines: usize,
+    opcua: &str,
+    tick: &str,
+) -> anyhow::Result<(Proc, PathBuf)> {
     let map = dir.join("map.toml");
     let pki = dir.join("sim-pki");
+    let faults = dir.join("opcua-faults.txt");
     let machines = machines.to_string();
     let sim = Proc::spawn(
         &tests::bins::path("plant-sim"),
@@ -469,7 +479,9 @@ async fn start_plant_sim_on(
             "--listen",
             "127.0.0.1:0",
             "--tick",
-            "0s",
+            tick,
+            "--opcua-faults",
+            faults.to_str().context("faults path")?,
             "--opcua",
             opcua,
             "--opcua-pki",
@@ -855,4 +867,112 @@ async fn generated_opcua_agent_config_passes_check_config() {
         report.contains(&format!("  subscribe {node} speed")),
         "{report}"
     );
+}
+
+/// Faults injected while plant-sim runs (its OPC UA fault file): a bad status reaches the
+/// agent as bad points with the status name, a frozen machine's values stop changing, and
+/// clearing the file restores good data, with no reconnect.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plant_sim_opcua_faults_reach_the_agent_as_quality() {
+    let test = "plant_sim_opcua_faults_reach_the_agent_as_quality";
+    let Some(broker) = peers::require(test, "Mosquitto", peers::mosquitto().await) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (sim, map_path) = start_plant_sim_with(dir.path(), 2, "127.0.0.1:0", "100ms")
+        .await
+        .unwrap();
+    let map = simulators::read_map(&map_path).unwrap();
+    let endpoint = map.opcua_endpoint.clone().unwrap();
+    let device = format!(
+        r#"[[device]]
+id = "plant"
+protocol = "opcua"
+endpoint = "{endpoint}"
+poll_interval = "100ms"
+
+[[device.tag]]
+name = "speed"
+node_id = "{speed}"
+
+[[device.tag]]
+name = "current"
+node_id = "{current}"
+mode = "poll"
+
+[[device.tag]]
+name = "flow"
+node_id = "{flow}"
+mode = "poll"
+"#,
+        speed = map.opcua_node_id("motor-01", "speed").unwrap(),
+        current = map.opcua_node_id("motor-01", "current").unwrap(),
+        flow = map.opcua_node_id("pump-02", "flow").unwrap(),
+    );
+    let agent_id = unique("opcua-faults");
+    let observer = Observer::start(&broker, &agent_id).await.unwrap();
+    let agent = start_agent(
+        dir.path(),
+        &agent_config(&agent_id, &broker, dir.path(), &device),
+    )
+    .unwrap();
+    let logs = || {
+        format!(
+            "--- agent ---\n{}\n--- plant-sim ---\n{}",
+            agent.log(),
+            sim.log()
+        )
+    };
+    let distinct = |o: &Observer, tag: &str, last: usize| {
+        let pts = o.points(tag);
+        let vals: Vec<String> = pts
+            .iter()
+            .rev()
+            .take(last)
+            .map(|p| format!("{:?}", p.1))
+            .collect();
+        vals.iter().collect::<std::collections::HashSet<_>>().len()
+    };
+    observer
+        .wait_for(Duration::from_secs(30), "changing good values", logs, |o| {
+            o.points("current").iter().filter(|p| p.2.is_good()).count() >= 5
+                && distinct(o, "flow", 5) > 1
+        })
+        .await;
+    std::fs::write(
+        dir.path().join("opcua-faults.txt"),
+        "status 0 BadSensorFailure\nfreeze 1\n",
+    )
+    .unwrap();
+    let sensor_failure = Quality::Bad("BadSensorFailure".into());
+    observer
+        .wait_for(
+            Duration::from_secs(30),
+            "BadSensorFailure and a frozen pump",
+            logs,
+            |o| {
+                o.points("current")
+                    .last()
+                    .is_some_and(|p| p.2 == sensor_failure)
+                    && o.points("speed")
+                        .last()
+                        .is_some_and(|p| p.2 == sensor_failure)
+                    && distinct(o, "flow", 8) == 1
+            },
+        )
+        .await;
+    std::fs::write(dir.path().join("opcua-faults.txt"), "").unwrap();
+    let n = observer.points("current").len();
+    observer
+        .wait_for(
+            Duration::from_secs(30),
+            "good values after clearing",
+            logs,
+            |o| {
+                o.points("current").iter().skip(n).any(|p| p.2.is_good())
+                    && o.points("speed").last().is_some_and(|p| p.2.is_good())
+                    && distinct(o, "flow", 5) > 1
+            },
+        )
+        .await;
 }

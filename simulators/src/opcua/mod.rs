@@ -10,7 +10,10 @@
 //! - PKI (`--opcua-pki`): the server certificate is generated on first start (alt names:
 //!   the application URI, localhost, 127.0.0.1, this machine's names and addresses) and
 //!   reused. Client certificates are trusted automatically: plant-sim is a test peer.
+//! - `faults`: bad status codes and frozen values per machine, from a file re-read while
+//!   running (`--opcua-faults`); a stand-in until the protocol-neutral fault state is on main.
 
+pub mod faults;
 mod server;
 
 pub use server::{NAMESPACE_URI, OpcUaError, OpcUaServer, OpcUaSettings, Publisher, node_id};

@@ -16,6 +16,7 @@ use opcua::server::{
 use opcua::types::{DataValue, MessageSecurityMode, NodeId, Variant};
 use tokio::net::TcpListener;
 
+use super::faults::FaultFile;
 use crate::plant::{EngValue, Plant};
 
 /// The namespace of the plant's nodes.
@@ -67,6 +68,8 @@ pub struct OpcUaSettings {
     pub listen: SocketAddr,
     /// PKI directory (own/, private/, trusted/, rejected/).
     pub pki_dir: PathBuf,
+    /// The fault file (see [`super::faults`]), if any.
+    pub faults: Option<PathBuf>,
     /// The password user.
     pub user: String,
     /// Its password.
@@ -247,16 +250,22 @@ pub struct Publisher {
 }
 
 impl Publisher {
-    /// Publishes every signal of every machine at the plant's current tick.
-    pub fn publish(&self, plant: &Plant) {
+    /// Publishes every signal of every machine at the plant's current tick, except frozen
+    /// machines; a machine with a status fault gets its values with that status.
+    pub fn publish(&self, plant: &Plant, faults: &FaultFile) {
         let values: Vec<(NodeId, DataValue)> = plant
             .machines()
+            .filter(|info| !faults.get(info.index()).frozen)
             .flat_map(|info| {
+                let status = faults.get(info.index()).status;
                 info.kind().signals().iter().filter_map(move |def| {
-                    let value = plant.engineering_value(info.index(), def.name)?;
+                    let value = variant(plant.engineering_value(info.index(), def.name)?);
                     Some((
                         NodeId::new(self.namespace, format!("{}.{}", info.id(), def.name)),
-                        DataValue::new_now(variant(value)),
+                        match status {
+                            Some(status) => DataValue::new_now_status(value, status),
+                            None => DataValue::new_now(value),
+                        },
                     ))
                 })
             })
