@@ -48,6 +48,9 @@ const TAG_FIELDS: &[&str] = &[
     "offset",
     "unit",
     "description",
+    "writable",
+    "min",
+    "max",
 ];
 
 pub(super) struct DeviceSection {
@@ -91,6 +94,9 @@ pub(super) struct TagSection {
     pub(super) offset: Option<At<f64>>,
     pub(super) unit: Option<At<String>>,
     pub(super) description: Option<At<String>>,
+    pub(super) writable: Option<At<bool>>,
+    pub(super) min: Option<At<f64>>,
+    pub(super) max: Option<At<f64>>,
 }
 
 /// `port`: a TCP port for the TCP protocols, a serial device path for `modbus-rtu`.
@@ -218,6 +224,9 @@ fn read_tag(
         offset: r.opt(d, "offset"),
         unit: r.opt(d, "unit"),
         description: r.opt(d, "description"),
+        writable: r.opt(d, "writable"),
+        min: r.opt(d, "min"),
+        max: r.opt(d, "max"),
     };
     r.finish(d);
     Some(s)

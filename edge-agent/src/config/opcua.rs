@@ -558,6 +558,7 @@ fn build_tag(
                 .as_ref()
                 .map(|u| u.get_ref().clone())
                 .unwrap_or_default(),
+            write: None,
         },
     ))
 }

@@ -380,6 +380,42 @@ fn defaults_and_overrides_are_merged_and_checked() {
 }
 
 #[test]
+fn write_access_is_opt_in_and_checked() {
+    let s = parse(EXAMPLE, "a.toml").unwrap();
+    let motor = &s.devices[0];
+    assert_eq!(s.agent.data_dir, std::path::Path::new("/var/lib/sentia"));
+    let write = |i: usize| motor.tags[i].write;
+    assert_eq!(write(0), None, "speed is read-only");
+    let setpoint = write(4).unwrap();
+    assert_eq!((setpoint.min, setpoint.max), (Some(0.0), Some(3000.0)));
+    assert_eq!(write(5), Some(crate::settings::WriteAccess::default()));
+
+    // writable on an input register; limits on a read-only tag, on a bool, and min > max.
+    let text = EXAMPLE
+        .replace(
+            "unit = \"rpm\"\ndescription",
+            "writable = true\nunit = \"rpm\"\ndescription",
+        )
+        .replace("scale = 0.1\n", "scale = 0.1\nmax = 5\n")
+        .replace("min = 0\nmax = 3000", "min = 10\nmax = 3")
+        .replace(
+            "type = \"bool\"\nwritable = true",
+            "type = \"bool\"\nwritable = true\nmin = 0",
+        );
+    let err = parse(&text, "a.toml").unwrap_err();
+    let text = err.to_string();
+    for needle in [
+        "device[motor-01].tag[speed].writable: input registers are read-only",
+        "device[motor-01].tag[current].max: max limits writes and needs writable = true",
+        "device[motor-01].tag[setpoint].max: max (3) is below min (10)",
+        "device[motor-01].tag[running].min: min has no meaning for type bool",
+    ] {
+        assert!(text.contains(needle), "{needle}\n{text}");
+    }
+    assert_eq!(err.problems().len(), 4, "{text}");
+}
+
+#[test]
 fn structural_problems_are_reported() {
     let err = parse("[agent\nid = 1", "x.toml").unwrap_err();
     assert!(err.to_string().starts_with("x.toml:1:"), "{err}");

@@ -30,7 +30,7 @@ use crate::model::{Point, now_ns};
 
 use super::{
     DriverError, Exception, Hole, Link, ReadData, ReadRequest, RegisterKind, RegisterMap,
-    RegisterTag, bad_points, decode_response, holes,
+    RegisterTag, WriteRequest, bad_points, decode_response, holes,
 };
 
 /// Quality reason of a tag that lies in a learned hole.
@@ -187,6 +187,31 @@ impl ModbusDriver {
         }
         let result = self.exchange(unit, request).await;
         self.quiet_since = Some(Instant::now());
+        result
+    }
+
+    /// Executes one write (FC5/6/15/16) to `unit`, with the same delays, timeout and
+    /// failure handling as [`ModbusDriver::read`]: `Ok(Err(_))` is a device exception
+    /// (connection kept), `Err(_)` a transport failure (connection dropped).
+    pub async fn write(
+        &mut self,
+        unit: u8,
+        request: &WriteRequest,
+    ) -> Result<Result<(), Exception>, DriverError> {
+        use tokio_modbus::prelude::SlaveContext;
+        if let Some(until) = self.quiet_until() {
+            tokio::time::sleep_until(until).await;
+        }
+        let endpoint = format!("{} unit {unit}", self.link);
+        let Some(ctx) = self.context.as_mut() else {
+            return Err(DriverError::NotConnected { endpoint });
+        };
+        ctx.set_slave(Slave(unit));
+        let result = super::write::execute(ctx, request, self.timeout, &endpoint).await;
+        self.quiet_since = Some(Instant::now());
+        if result.is_err() {
+            self.context = None;
+        }
         result
     }
 
