@@ -169,6 +169,8 @@ pub struct ModbusOptions {
     pub request_delay: Duration,
     /// How long a learned exception-02 hole is trusted before it is read again.
     pub hole_retry: Duration,
+    /// On a shared bus: consecutive timeouts that open a unit's circuit (0: never).
+    pub breaker_timeouts: u32,
 }
 
 impl ModbusOptions {

@@ -148,6 +148,7 @@ async fn polls_devices_and_publishes_exact_values_and_bad_quality() {
     let mut settings = edge_agent::config::parse(&text, "e2e.toml").unwrap();
     let spool_dir = tempfile::tempdir().unwrap();
     settings.spool.dir = spool_dir.path().to_owned();
+    settings.agent.data_dir = spool_dir.path().to_owned();
 
     let agent = AgentId::new(&agent_id).unwrap();
     let asset = |d: &str| AssetPath::from_parts("test", "hall", "l1", d).unwrap();

@@ -482,6 +482,8 @@ async fn start_plant_sim_with(
             tick,
             "--opcua-faults",
             faults.to_str().context("faults path")?,
+            "--control",
+            "127.0.0.1:0",
             "--opcua",
             opcua,
             "--opcua-pki",
@@ -869,7 +871,27 @@ async fn generated_opcua_agent_config_passes_check_config() {
     );
 }
 
-/// Faults injected while plant-sim runs (its OPC UA fault file): a bad status reaches the
+/// Sends one command to plant-sim's control socket and expects `ok`.
+async fn control(sim: &Proc, command: &str) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let addr = sim.ready_value("control").unwrap();
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(format!("{command}\n").as_bytes())
+        .await
+        .unwrap();
+    let mut line = String::new();
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        BufReader::new(stream).read_line(&mut line),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(line.trim(), "ok", "{command}");
+}
+
+/// Faults injected while plant-sim runs (its OPC UA fault file and the shared control socket): a bad status reaches the
 /// agent as bad points with the status name, a frozen machine's values stop changing, and
 /// clearing the file restores good data, with no reconnect.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -962,6 +984,16 @@ mode = "poll"
         )
         .await;
     std::fs::write(dir.path().join("opcua-faults.txt"), "").unwrap();
+    // The shared fault state (control socket): a silenced machine's values arrive as
+    // BadNoCommunication.
+    control(&sim, "silence 0").await;
+    let no_comm = Quality::Bad("BadNoCommunication".into());
+    observer
+        .wait_for(Duration::from_secs(30), "BadNoCommunication", logs, |o| {
+            o.points("current").last().is_some_and(|p| p.2 == no_comm)
+        })
+        .await;
+    control(&sim, "clear all").await;
     let n = observer.points("current").len();
     observer
         .wait_for(

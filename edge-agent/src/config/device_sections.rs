@@ -24,6 +24,7 @@ const DEVICE_FIELDS: &[&str] = &[
     "stop_bits",
     "frame_gap",
     "hole_retry",
+    "breaker_timeouts",
     "tag",
     "poll_interval",
     "timeout",
@@ -74,6 +75,7 @@ pub(super) struct DeviceSection {
     pub(super) stop_bits: Option<At<u8>>,
     pub(super) frame_gap: Option<At<std::time::Duration>>,
     pub(super) hole_retry: Option<At<std::time::Duration>>,
+    pub(super) breaker_timeouts: Option<At<u32>>,
     pub(super) tunables: Tunables,
     pub(super) tags: Vec<TagSection>,
 }
@@ -151,6 +153,7 @@ pub(super) fn read_device(
     let stop_bits = r.opt(d, "stop_bits");
     let frame_gap = r.duration(d, "frame_gap");
     let hole_retry = r.duration(d, "hole_retry");
+    let breaker_timeouts = r.opt(d, "breaker_timeouts");
     let tunables = read_tunables(d, &mut r);
     let tag_values = r.tables(d, "tag");
     let tags = tag_values
@@ -178,6 +181,7 @@ pub(super) fn read_device(
         stop_bits,
         frame_gap,
         hole_retry,
+        breaker_timeouts,
         tunables,
         tags,
     })

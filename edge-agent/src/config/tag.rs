@@ -1,7 +1,9 @@
 //! One `[[device.tag]]` table: name, register, type and scaling checks, duplicate tag ids,
 //! and write access (`writable`, `min`, `max`).
 
-use protocols::modbus::{ByteOrder, DataType, RegisterKind, RegisterTag, TagSpec, WordOrder};
+use protocols::modbus::{
+    ByteOrder, DataType, RegisterKind, RegisterTag, TagError, TagSpec, WordOrder,
+};
 use protocols::model::{AssetPath, TagId};
 
 use super::build::{segment, span_or, value_or};
@@ -104,7 +106,16 @@ pub(super) fn build_tag(
                     "byte_order" => tag.byte_order.as_ref().map(|v| v.span()),
                     _ => None,
                 };
-                d.error(&span_or(span, &tag.span), at(e.field()), e.to_string());
+                let message = match &e {
+                    // Shown with the address as configured (address_base applied back).
+                    TagError::AddressOverflow { width, unit, .. } => format!(
+                        "address {} + {width} {unit} runs past the last address {}",
+                        configured.get_ref(),
+                        u32::from(protocols::modbus::MAX_ADDRESS) + u32::from(address_base)
+                    ),
+                    other => other.to_string(),
+                };
+                d.error(&span_or(span, &tag.span), at(e.field()), message);
             }
             None
         }

@@ -95,6 +95,7 @@ fn example_config_parses() {
     assert!(options.shared);
     assert_eq!(options.request_delay, Duration::from_millis(10));
     assert_eq!(options.hole_retry, Duration::from_secs(600));
+    assert_eq!(options.breaker_timeouts, 3);
     assert_eq!(map.address_base(), 1);
     // Configured addresses 1 and 8 are protocol addresses 0 and 7.
     assert_eq!(map.tags()[0].address(), 0);
@@ -140,6 +141,7 @@ unit_id = 1
 address_base = 1
 tag = [
   { name = "zero", register = "holding", address = 0, type = "u16" },
+  { name = "top", register = "holding", address = 65535, type = "u64" },
   { name = "s", register = "holding", address = 1, type = "string" },
   { name = "b", register = "input", address = 1, type = "bool", bit = 16 },
 ]
@@ -170,11 +172,13 @@ unit_id = 3
 parity = "even"
 share_connection = true
 address_base = 2
+breaker_timeouts = 0
 tag = [{ name = "x", register = "holding", address = 0, type = "u16", byte_order = "BA" }]
 
 [[device]]
 id = "d5"
 protocol = "modbus-rtu"
+breaker_timeouts = 5
 port = "/dev/ttyS1"
 unit_id = 4
 tag = [{ name = "x", register = "holding", address = 0, type = "u16" }]
@@ -185,10 +189,20 @@ protocol = "modbus-rtu"
 port = "/dev/ttyS1"
 unit_id = 4
 tag = [{ name = "x", register = "holding", address = 0, type = "u16" }]
+
+[[device]]
+id = "d7"
+protocol = "modbus-tcp"
+host = "plc"
+port = 502
+unit_id = 4
+breaker_timeouts = 2
+tag = [{ name = "x", register = "holding", address = 0, type = "u16" }]
 "#;
     let err = parse(text, "bus.toml").unwrap_err().to_string();
     for expected in [
         "device[d1].tag[zero].address: address 0 does not exist with address_base = 1",
+        "device[d1].tag[top].address: address 65535 + 4 registers runs past the last address 65536",
         "device[d1].tag[s].length: type string needs length = 1..250 (bytes), got 0",
         "device[d1].tag[b].bit: bit must be between 0 and 15",
         "device[d2].unit_id: shares a link with another device but its settings differ",
@@ -200,6 +214,7 @@ tag = [{ name = "x", register = "holding", address = 0, type = "u16" }]
         "device[d4].address_base: must be 0 or 1",
         "device[d4].tag[x].byte_order: byte_order applies to type string only",
         "device[d6].unit_id: unit id 4 is already used on /dev/ttyS1",
+        "device[d7].breaker_timeouts: applies to devices on a shared link only",
     ] {
         assert!(err.contains(expected), "missing {expected:?} in\n{err}");
     }

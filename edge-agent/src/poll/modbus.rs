@@ -115,7 +115,7 @@ impl ModbusPoller {
             .buses
             .handle(&options.bus_key(&device.id, &endpoint));
         let tag_ids = map.tags().iter().map(|t| t.id().clone()).collect();
-        let breaker = Breaker::new(device.reconnect.max);
+        let breaker = Breaker::new(options.breaker_timeouts, device.reconnect.max);
         let backoff = Backoff::new(device.reconnect, backoff::seed(index as u64));
         let stretch = HealthyStretch::for_device(device.poll_interval, device.reconnect.max);
         Self {
@@ -321,7 +321,7 @@ impl ModbusPoller {
         match tripped {
             Tripped::Opened(delay) => tracing::warn!(
                 unit,
-                timeouts = Breaker::THRESHOLD,
+                timeouts = self.options.breaker_timeouts,
                 probe_in = ?delay,
                 "unit not answering; circuit open, skipping it so the other units on the bus keep their rate"
             ),

@@ -33,8 +33,10 @@ use super::{
     RegisterTag, WriteRequest, bad_points, decode_response, holes,
 };
 
-/// Quality reason of a tag that lies in a learned hole.
-pub const HOLE_REASON: &str = "exception 02 illegal data address (learned hole, not read)";
+/// Quality reason of a tag that lies in a learned hole: the same as when the device refused
+/// it, so the reason does not change once the hole is learned (the log and `check-config`
+/// say that it is no longer read).
+pub const HOLE_REASON: &str = "exception 02 illegal data address";
 
 /// The result of one poll cycle.
 #[derive(Debug)]
@@ -182,9 +184,7 @@ impl ModbusDriver {
         unit: u8,
         request: &ReadRequest,
     ) -> Result<Result<ReadData, Exception>, DriverError> {
-        if let Some(until) = self.quiet_until() {
-            tokio::time::sleep_until(until).await;
-        }
+        quiet(self.quiet_until()).await;
         let result = self.exchange(unit, request).await;
         self.quiet_since = Some(Instant::now());
         result
@@ -301,6 +301,9 @@ impl ModbusDriver {
         );
         let lens = map.widths();
         for (index, request) in map.requests().iter().enumerate() {
+            if out.error.is_none() {
+                quiet(self.quiet_until()).await;
+            }
             let ts = now_ns();
             if let Some(error) = &out.error {
                 out.points
@@ -379,6 +382,7 @@ impl ModbusDriver {
         p: &mut Probe<'_>,
         request: &ReadRequest,
     ) -> Result<bool, DriverError> {
+        quiet(self.quiet_until()).await;
         let ts = now_ns();
         match self.read(p.unit, request).await? {
             Ok(data) => {
@@ -440,6 +444,14 @@ async fn tcp_connect(
     // Requests are small and latency matters more than packet count.
     let _ = stream.set_nodelay(true);
     Ok(stream)
+}
+
+/// Waits out the inter-frame and request delays (see [`ModbusDriver::quiet_until`]), so a
+/// timestamp taken next is the time the request leaves.
+async fn quiet(until: Option<Instant>) {
+    if let Some(until) = until {
+        tokio::time::sleep_until(until).await;
+    }
 }
 
 /// What hole learning works with.

@@ -1,6 +1,8 @@
-//! A minimal, OPC UA-only stand-in for plant-sim's protocol-neutral fault injection
-//! (being built as `simulators/src/faults.rs` on another branch; once it is on main the OPC UA
-//! publisher should consult that instead and this file goes).
+//! OPC UA-only faults that the protocol-neutral fault state (`crate::faults`, which the OPC
+//! UA publisher also consults: `freeze` stops a machine's values, `silence`/`disconnect`
+//! publish them as BadNoCommunication) cannot express: an arbitrary status code per machine.
+//! Written before the shared state was on main; folding `status` into its command language
+//! would make this file unnecessary.
 //!
 //! Faults come from a file (`--opcua-faults FILE`) that the tick loop re-reads whenever it
 //! changes, so they can be injected and removed while plant-sim runs. One command per line,

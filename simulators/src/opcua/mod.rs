@@ -10,8 +10,10 @@
 //! - PKI (`--opcua-pki`): the server certificate is generated on first start (alt names:
 //!   the application URI, localhost, 127.0.0.1, this machine's names and addresses) and
 //!   reused. Client certificates are trusted automatically: plant-sim is a test peer.
-//! - `faults`: bad status codes and frozen values per machine, from a file re-read while
-//!   running (`--opcua-faults`); a stand-in until the protocol-neutral fault state is on main.
+//! - `faults`: any status code (and freeze) per machine from a file re-read while running
+//!   (`--opcua-faults`). The shared fault state applies too: `freeze` stops a machine's
+//!   values, `silence`/`disconnect` publish them as BadNoCommunication; `delay` and
+//!   `exception` have no OPC UA effect.
 
 pub mod faults;
 mod server;

@@ -13,10 +13,9 @@ use opcua::server::node_manager::memory::{
 use opcua::server::{
     ANONYMOUS_USER_TOKEN_ID, Server, ServerBuilder, ServerHandle, ServerUserToken,
 };
-use opcua::types::{DataValue, MessageSecurityMode, NodeId, Variant};
+use opcua::types::{DataValue, MessageSecurityMode, NodeId, StatusCode, Variant};
 use tokio::net::TcpListener;
 
-use super::faults::FaultFile;
 use crate::plant::{EngValue, Plant};
 
 /// The namespace of the plant's nodes.
@@ -250,14 +249,20 @@ pub struct Publisher {
 }
 
 impl Publisher {
-    /// Publishes every signal of every machine at the plant's current tick, except frozen
-    /// machines; a machine with a status fault gets its values with that status.
-    pub fn publish(&self, plant: &Plant, faults: &FaultFile) {
+    /// Publishes every signal of every machine at the plant's current tick, except the
+    /// machines `frozen` names; a machine for which `status` gives a code gets its values
+    /// with that status.
+    pub fn publish(
+        &self,
+        plant: &Plant,
+        frozen: impl Fn(usize) -> bool,
+        status: impl Fn(usize) -> Option<StatusCode>,
+    ) {
         let values: Vec<(NodeId, DataValue)> = plant
             .machines()
-            .filter(|info| !faults.get(info.index()).frozen)
+            .filter(|info| !frozen(info.index()))
             .flat_map(|info| {
-                let status = faults.get(info.index()).status;
+                let status = status(info.index());
                 info.kind().signals().iter().filter_map(move |def| {
                     let value = variant(plant.engineering_value(info.index(), def.name)?);
                     Some((
