@@ -1,6 +1,7 @@
 //! The command line: `edge-agent run --config FILE [--log-format text|json]`,
 //! `edge-agent check-config FILE`, and the commissioning tools `edge-agent modbus scan` and
-//! `edge-agent modbus decode` ([`crate::tools`]). A running agent reloads FILE on SIGHUP
+//! `edge-agent modbus decode` ([`crate::tools`]), and `edge-agent opcua browse ENDPOINT
+//! [NODE]` ([`crate::opcua::browse`]). A running agent reloads FILE on SIGHUP
 //! (see [`crate::reload`]); SIGINT and SIGTERM stop it.
 //!
 //! Exit codes: 0 success; 64 (EX_USAGE) for a bad command line or an invalid or unreadable
@@ -56,6 +57,17 @@ enum Command {
         #[command(subcommand)]
         command: ModbusCommand,
     },
+    /// OPC UA tools.
+    Opcua {
+        #[command(subcommand)]
+        command: OpcuaCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum OpcuaCommand {
+    /// Walk a server's address space and optionally write tag configuration for it.
+    Browse(crate::opcua::browse::BrowseArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -157,6 +169,34 @@ pub fn main() -> ExitCode {
         Command::CheckConfig { file } => check_config(&file),
         Command::Run { config, log_format } => run(&config, log_format),
         Command::Modbus { command } => modbus(command),
+        Command::Opcua {
+            command: OpcuaCommand::Browse(args),
+        } => opcua_browse(args),
+    }
+}
+
+fn opcua_browse(args: crate::opcua::browse::BrowseArgs) -> ExitCode {
+    logging::init(LogFormat::Text);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    match runtime.block_on(crate::opcua::browse::run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("opcua browse: {e}");
+            ExitCode::from(if e.is_usage() {
+                EXIT_USAGE
+            } else {
+                EXIT_FAILURE
+            })
+        }
     }
 }
 

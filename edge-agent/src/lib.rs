@@ -88,6 +88,7 @@ pub mod config;
 pub mod forward;
 pub mod logging;
 pub mod metrics;
+pub mod opcua;
 pub mod poll;
 pub mod reload;
 pub mod report;

@@ -48,6 +48,25 @@ pub fn render(settings: &Settings) -> String {
                 );
                 out.push_str(&map.describe_plan());
             }
+            DeviceSource::OpcUa(source) => {
+                tags += source.tags.len();
+                let _ = writeln!(
+                    out,
+                    "device {} {} (security {}/{}): {} tags",
+                    device.id,
+                    source.endpoint,
+                    source.security.policy.as_str(),
+                    source.security.mode.as_str(),
+                    source.tags.len()
+                );
+                for t in &source.tags {
+                    let mode = match t.mode {
+                        crate::opcua::TagMode::Poll => "poll",
+                        crate::opcua::TagMode::Subscribe { .. } => "subscribe",
+                    };
+                    let _ = writeln!(out, "  {mode:<9} {} {}", t.node_id, t.id.name());
+                }
+            }
         }
     }
     let _ = writeln!(
@@ -92,7 +111,11 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.ends_with("total: 6 devices, 16 tags, 13 requests per cycle\n"),
+            text.contains("device press-01 opc.tcp://127.0.0.1:4840/ (security Basic256Sha256/SignAndEncrypt): 2 tags\n  subscribe ns=2;s=Press1.Speed speed\n  poll      ns=2;i=1042 recipe\n"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("total: 7 devices, 18 tags, 13 requests per cycle\n"),
             "{text}"
         );
     }

@@ -154,6 +154,8 @@ pub enum DeviceSource {
         /// Bus sharing, delays and hole retry.
         options: ModbusOptions,
     },
+    /// OPC UA (client session, subscriptions and polled reads; see `crate::opcua`).
+    OpcUa(crate::opcua::OpcUaSource),
 }
 
 /// How a Modbus device is polled besides its plan.
@@ -217,6 +219,7 @@ impl DeviceSource {
     pub fn protocol(&self) -> &'static str {
         match self {
             DeviceSource::Modbus { endpoint, .. } => endpoint.link.protocol(),
+            DeviceSource::OpcUa(_) => "opcua",
         }
     }
 }
@@ -226,6 +229,7 @@ impl DeviceSettings {
     pub fn tag_count(&self) -> usize {
         match &self.source {
             DeviceSource::Modbus { map, .. } => map.tags().len(),
+            DeviceSource::OpcUa(source) => source.tags.len(),
         }
     }
 
@@ -244,6 +248,23 @@ impl DeviceSettings {
                         unit: info.unit,
                         data_type: tag.data_type().as_str().to_owned(),
                         source: endpoint.source_url(tag.kind(), tag.address()),
+                        poll_interval_ms,
+                        description: info.description,
+                    }
+                })
+                .collect(),
+            DeviceSource::OpcUa(source) => source
+                .tags
+                .iter()
+                .enumerate()
+                .map(|(i, tag)| {
+                    let info = self.tags.get(i).cloned().unwrap_or_default();
+                    TagMeta {
+                        id: tag.id.clone(),
+                        unit: info.unit,
+                        // The server decides the type; values carry their own variant.
+                        data_type: "variant".to_owned(),
+                        source: format!("{}#{}", source.endpoint, tag.node_id),
                         poll_interval_ms,
                         description: info.description,
                     }

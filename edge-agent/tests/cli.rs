@@ -46,7 +46,7 @@ fn check_config_prints_the_plan() {
     );
     assert_eq!(
         *lines.last().unwrap(),
-        "total: 6 devices, 16 tags, 13 requests per cycle"
+        "total: 7 devices, 18 tags, 13 requests per cycle"
     );
 }
 

@@ -26,7 +26,10 @@ use tracing::Instrument as _;
 use crate::faults::{FaultError, Faults};
 use crate::map_file::{MapError, RegisterMap, write_map};
 use crate::modbus::{ImageStore, ModbusServer, ServerError};
+use crate::opcua::faults::FaultFile;
+use crate::opcua::{OpcUaError, OpcUaServer, OpcUaSettings};
 use crate::plant::{Plant, PlantError};
+use opcua::types::StatusCode;
 
 /// Settings of one simulator instance.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +48,8 @@ pub struct SimConfig {
     pub control: Option<SocketAddr>,
     /// Fault commands applied at start (see [`crate::faults`]).
     pub faults: Vec<String>,
+    /// The OPC UA server, if plant-sim serves OPC UA too.
+    pub opcua: Option<OpcUaSettings>,
 }
 
 /// Why the simulator could not start.
@@ -77,6 +82,9 @@ pub enum SimError {
         #[source]
         source: std::io::Error,
     },
+    /// Starting the OPC UA server failed.
+    #[error("failed to start the OPC UA server")]
+    OpcUa(#[from] OpcUaError),
 }
 
 /// A started simulator: listeners bound, map written, not yet serving.
@@ -88,6 +96,7 @@ pub struct PlantSim {
     server: ModbusServer,
     faults: Arc<Faults>,
     control: Option<tokio::net::TcpListener>,
+    opcua: Option<OpcUaServer>,
 }
 
 impl PlantSim {
@@ -113,6 +122,10 @@ impl PlantSim {
             ),
             None => None,
         };
+        let opcua = match &config.opcua {
+            Some(settings) => Some(OpcUaServer::bind(settings, &plant).await?),
+            None => None,
+        };
         let sim = Self {
             config,
             plant,
@@ -120,6 +133,7 @@ impl PlantSim {
             server,
             faults,
             control,
+            opcua,
         };
         if let Some(path) = &sim.config.map_out {
             write_map(path, &sim.register_map())?;
@@ -145,7 +159,17 @@ impl PlantSim {
 
     /// The register map of this instance (bound ports filled in).
     pub fn register_map(&self) -> RegisterMap {
-        RegisterMap::build(&self.plant, self.config.tick, self.server.local_addrs())
+        let mut map = RegisterMap::build(&self.plant, self.config.tick, self.server.local_addrs());
+        if let Some(opcua) = &self.opcua {
+            map.opcua_endpoint = Some(opcua.endpoint_url());
+            map.opcua_namespace = Some(opcua.namespace());
+        }
+        map
+    }
+
+    /// Bound address of the OPC UA server, if it runs.
+    pub fn opcua_addr(&self) -> Option<SocketAddr> {
+        self.opcua.as_ref().map(OpcUaServer::local_addr)
     }
 
     /// Bound address of the control socket, if any.
@@ -165,8 +189,13 @@ impl PlantSim {
             .control_addr()
             .map(|a| format!(" control={a}"))
             .unwrap_or_default();
+        let opcua = self
+            .opcua
+            .as_ref()
+            .map(|o| format!(" opcua={} opcua_ns={}", o.local_addr(), o.namespace()))
+            .unwrap_or_default();
         format!(
-            "plant-sim ready modbus={} machines={} seed={}{control}",
+            "plant-sim ready modbus={} machines={} seed={}{control}{opcua}",
             self.modbus_addr(),
             self.config.machines,
             self.config.seed
@@ -182,6 +211,7 @@ impl PlantSim {
             server,
             faults,
             control,
+            opcua,
         } = self;
         let tracker = TaskTracker::new();
         tracker.spawn(
@@ -199,6 +229,16 @@ impl PlantSim {
                     .instrument(tracing::info_span!("control")),
             );
         }
+        let publisher = opcua.map(|o| {
+            let (publisher, run) = o.into_parts();
+            tracker.spawn(run.instrument(tracing::info_span!("opcua_server")));
+            publisher
+        });
+        let mut opcua_faults = config
+            .opcua
+            .as_ref()
+            .and_then(|o| o.faults.as_deref())
+            .map_or_else(FaultFile::none, FaultFile::new);
         tracker.close();
         tracing::info!(
             machines = config.machines,
@@ -219,12 +259,30 @@ impl PlantSim {
                     _ = interval.tick() => {
                         plant.step();
                         store.publish_unless(&plant, |m| faults.is_frozen(m));
+                        if let Some(p) = &publisher {
+                            opcua_faults.refresh();
+                            p.publish(
+                                &plant,
+                                |m| faults.is_frozen(m) || opcua_faults.get(m).frozen,
+                                |m| {
+                                    opcua_faults.get(m).status.or_else(|| {
+                                        faults
+                                            .get(m)
+                                            .unanswered()
+                                            .then_some(StatusCode::BadNoCommunication)
+                                    })
+                                },
+                            );
+                        }
                         tracing::trace!(tick = plant.tick(), "plant stepped");
                     }
                 }
             }
         }
         tracing::info!(tick = plant.tick(), "shutting down");
+        if let Some(p) = &publisher {
+            p.stop();
+        }
         tracker.wait().await;
         tracing::info!("plant-sim stopped");
     }
@@ -244,6 +302,7 @@ mod tests {
             map_out: None,
             control: None,
             faults: Vec::new(),
+            opcua: None,
         }
     }
 

@@ -9,6 +9,7 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 
 use crate::app::SimConfig;
+use crate::opcua::OpcUaSettings;
 use crate::plant::MAX_MACHINES;
 
 /// Largest seed: the map file stores it as a TOML (signed 64-bit) integer.
@@ -41,6 +42,20 @@ pub struct Args {
     /// repeatable. Commands: delay, silence, disconnect, exception, freeze, clear.
     #[arg(long = "fault")]
     pub faults: Vec<String>,
+    /// Also serve the machines over OPC UA on this address (port 0: ephemeral). Off by default;
+    /// 127.0.0.1:14840 is a free-ish choice.
+    #[arg(long)]
+    pub opcua: Option<SocketAddr>,
+    /// PKI directory of the OPC UA server (its certificate is generated there on first start).
+    #[arg(long, default_value = "plant-sim-pki")]
+    pub opcua_pki: PathBuf,
+    /// OPC UA fault file, re-read every tick when it changes: lines `status <machine> <Name>`
+    /// (e.g. BadSensorFailure) or `freeze <machine>` (see simulators::opcua::faults).
+    #[arg(long, requires = "opcua")]
+    pub opcua_faults: Option<PathBuf>,
+    /// The OPC UA password user as USER:PASSWORD (anonymous is always accepted too).
+    #[arg(long, default_value = "operator:operator", value_parser = parse_user)]
+    pub opcua_user: (String, String),
     /// Log format on stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -66,7 +81,21 @@ impl Args {
             map_out: self.map_out.clone(),
             control: self.control,
             faults: self.faults.clone(),
+            opcua: self.opcua.map(|listen| OpcUaSettings {
+                listen,
+                pki_dir: self.opcua_pki.clone(),
+                faults: self.opcua_faults.clone(),
+                user: self.opcua_user.0.clone(),
+                password: self.opcua_user.1.clone(),
+            }),
         }
+    }
+}
+
+fn parse_user(s: &str) -> Result<(String, String), String> {
+    match s.split_once(':') {
+        Some((u, p)) if !u.is_empty() && !p.is_empty() => Ok((u.to_owned(), p.to_owned())),
+        _ => Err("expected USER:PASSWORD".to_owned()),
     }
 }
 
@@ -84,6 +113,7 @@ mod tests {
         assert_eq!(config.listen, "127.0.0.1:15020".parse().unwrap());
         assert_eq!(config.tick, Duration::from_secs(1));
         assert_eq!(config.map_out, None);
+        assert_eq!(config.opcua, None);
         assert_eq!(args.log_format, LogFormat::Text);
     }
 

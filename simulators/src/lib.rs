@@ -22,6 +22,7 @@ pub mod faults;
 pub mod logging;
 pub mod map_file;
 pub mod modbus;
+pub mod opcua;
 pub mod plant;
 pub mod shutdown;
 

@@ -35,6 +35,13 @@ pub struct RegisterMap {
     pub machines: usize,
     /// Tick period in milliseconds; 0 means frozen at tick 0.
     pub tick_ms: u64,
+    /// The OPC UA endpoint URL, when plant-sim serves OPC UA (`--opcua`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opcua_endpoint: Option<String>,
+    /// Namespace index of the machine nodes on that server; node ids are
+    /// `ns=<index>;s=<machine id>.<signal>` ([`RegisterMap::opcua_node_id`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opcua_namespace: Option<u16>,
     /// One entry per machine, by index.
     #[serde(rename = "machine", default)]
     pub entries: Vec<MachineEntry>,
@@ -127,8 +134,17 @@ impl RegisterMap {
             seed: plant.seed(),
             machines: plant.machine_count(),
             tick_ms: u64::try_from(tick.as_millis()).unwrap_or(u64::MAX),
+            opcua_endpoint: None,
+            opcua_namespace: None,
             entries,
         }
+    }
+
+    /// The OPC UA node id of `signal` on machine `machine`, when the map has an OPC UA
+    /// endpoint.
+    pub fn opcua_node_id(&self, machine: &str, signal: &str) -> Option<String> {
+        self.opcua_namespace
+            .map(|ns| crate::opcua::node_id(ns, machine, signal))
     }
 
     /// The entry of machine `id`.

@@ -39,6 +39,7 @@ async fn start() -> Running {
         map_out: None,
         control: None,
         faults: Vec::new(),
+        opcua: None,
     };
     let sim = within("start", PlantSim::start(config)).await.unwrap();
     let addrs = sim.local_addrs().to_vec();

@@ -145,3 +145,115 @@ pub fn render(map: &RegisterMap, opts: &AgentConfigOptions) -> anyhow::Result<St
     );
     Ok(header + &toml::to_string(&file)?)
 }
+
+/// How the agent reaches plant-sim's OPC UA server ([`render_opcua`]).
+#[derive(Debug, Clone)]
+pub struct OpcUaConfigOptions {
+    /// `None`, `Basic256Sha256`, `Aes128_Sha256_RsaOaep` or `Aes256_Sha256_RsaPss`.
+    pub security_policy: String,
+    /// `None`, `Sign` or `SignAndEncrypt`.
+    pub security_mode: String,
+    /// Accept plant-sim's (self-signed, unknown) certificate without moving it to trusted/.
+    pub trust_server_certificate: bool,
+    /// `(username, password_file)` for a password login; anonymous when `None`.
+    pub user: Option<(String, String)>,
+}
+
+#[derive(Serialize)]
+struct OpcUaFile {
+    agent: Agent,
+    mqtt: Mqtt,
+    defaults: Defaults,
+    device: Vec<OpcUaDevice>,
+}
+
+#[derive(Serialize)]
+struct OpcUaDevice {
+    id: String,
+    asset: String,
+    protocol: &'static str,
+    endpoint: String,
+    security_policy: String,
+    security_mode: String,
+    trust_server_certificate: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    auth: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    username: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    password_file: Option<String>,
+    tag: Vec<OpcUaTag>,
+}
+
+#[derive(Serialize)]
+struct OpcUaTag {
+    name: String,
+    node_id: String,
+    unit: String,
+}
+
+/// Renders an agent configuration that reads every machine in `map` over OPC UA (one
+/// device per machine, every signal subscribed); the map must come from a plant-sim started
+/// with `--opcua`.
+pub fn render_opcua(
+    map: &RegisterMap,
+    opts: &AgentConfigOptions,
+    opcua: &OpcUaConfigOptions,
+) -> anyhow::Result<String> {
+    let endpoint = map.opcua_endpoint.clone().ok_or_else(|| {
+        anyhow::anyhow!("the map has no opcua_endpoint (start plant-sim with --opcua)")
+    })?;
+    let device = map
+        .entries
+        .iter()
+        .map(|m| {
+            let tag = m
+                .signals
+                .iter()
+                .map(|s| {
+                    Ok(OpcUaTag {
+                        name: s.name.clone(),
+                        node_id: map
+                            .opcua_node_id(&m.id, &s.name)
+                            .ok_or_else(|| anyhow::anyhow!("the map has no opcua_namespace"))?,
+                        unit: s.unit.clone(),
+                    })
+                })
+                .collect::<anyhow::Result<_>>()?;
+            Ok(OpcUaDevice {
+                id: m.id.clone(),
+                asset: asset_for(m, opts),
+                protocol: "opcua",
+                endpoint: endpoint.clone(),
+                security_policy: opcua.security_policy.clone(),
+                security_mode: opcua.security_mode.clone(),
+                trust_server_certificate: opcua.trust_server_certificate,
+                auth: opcua.user.as_ref().map(|_| "username"),
+                username: opcua.user.as_ref().map(|(u, _)| u.clone()),
+                password_file: opcua.user.as_ref().map(|(_, p)| p.clone()),
+                tag,
+            })
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let file = OpcUaFile {
+        agent: Agent {
+            id: opts.agent_id.clone(),
+            data_dir: opts.data_dir.clone(),
+        },
+        mqtt: Mqtt {
+            broker: opts.broker.clone(),
+            encoding: opts.encoding.clone(),
+        },
+        defaults: Defaults {
+            poll_interval: opts.poll_interval.clone(),
+            timeout: "1s".into(),
+        },
+        device,
+    };
+    let header = format!(
+        "# Sentia edge-agent configuration for plant-sim over OPC UA (seed {}, {} machines).\n\
+         # Generated from the simulator's map by `gen-agent-config --opcua`; see README.md.\n\n",
+        map.seed, map.machines
+    );
+    Ok(header + &toml::to_string(&file)?)
+}

@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::agent_config::{self, AgentConfigOptions};
+use crate::agent_config::{self, AgentConfigOptions, OpcUaConfigOptions};
 use crate::api::{Api, q};
 use crate::bins;
 use crate::process::Proc;
@@ -56,6 +56,8 @@ pub struct StackOptions {
     /// Broker `host:port` the agent connects to instead of the aggregator's (e.g. a proxy
     /// in front of it). `None`: the aggregator's broker.
     pub agent_broker: Option<String>,
+    /// Read the plant over plant-sim's OPC UA server with these options instead of Modbus.
+    pub opcua: Option<OpcUaConfigOptions>,
 }
 
 impl Default for StackOptions {
@@ -69,6 +71,7 @@ impl Default for StackOptions {
             backend: Backend::Embedded,
             dead_device: false,
             agent_broker: None,
+            opcua: None,
         }
     }
 }
@@ -107,7 +110,7 @@ impl Stack {
         let logs = dir.path();
         let map_path = dir.path().join("map.toml");
         let tick = format!("{}ms", o.tick.as_millis());
-        let sim_args: Vec<String> = vec![
+        let mut sim_args: Vec<String> = vec![
             "--machines".into(),
             o.machines.to_string(),
             "--seed".into(),
@@ -119,6 +122,14 @@ impl Stack {
             "--map-out".into(),
             map_path.to_string_lossy().into_owned(),
         ];
+        if o.opcua.is_some() {
+            sim_args.extend([
+                "--opcua".into(),
+                "127.0.0.1:0".into(),
+                "--opcua-pki".into(),
+                dir.path().join("sim-pki").to_string_lossy().into_owned(),
+            ]);
+        }
         let sim = Proc::spawn(
             &bins::path(bins::PLANT_SIM),
             &strs(&sim_args),
@@ -223,7 +234,11 @@ impl Stack {
             data_dir: Some(dir.path().join("agent").to_string_lossy().into_owned()),
         };
         let agent_config = dir.path().join("agent.toml");
-        std::fs::write(&agent_config, agent_config::render(&map, &opts)?)?;
+        let text = match &o.opcua {
+            Some(opcua) => agent_config::render_opcua(&map, &opts, opcua)?,
+            None => agent_config::render(&map, &opts)?,
+        };
+        std::fs::write(&agent_config, text)?;
         let agent = Proc::spawn_background(
             &bins::path(bins::EDGE_AGENT),
             &["run", "--config", &agent_config.to_string_lossy()],

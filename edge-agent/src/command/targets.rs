@@ -61,6 +61,8 @@ impl WriteTargets {
                         );
                     }
                 }
+                // Writes to OPC UA nodes are not implemented: their tags are no targets.
+                DeviceSource::OpcUa(_) => {}
             }
         }
         Self { tags }

@@ -47,15 +47,22 @@ pub(super) fn build(d: &mut Diagnostics<'_>, doc: Document) -> Option<Settings> 
             "agent.line",
         ),
         defaults: doc.defaults,
+        pki_dir: std::path::PathBuf::from(
+            doc.agent
+                .as_ref()
+                .and_then(|a| a.data_dir.as_ref())
+                .map_or(super::spool::DEFAULT_DATA_DIR, |d| d.get_ref().as_str()),
+        )
+        .join("opcua-pki"),
     };
-    if doc.devices.is_empty() {
+    if doc.devices.is_empty() && doc.opcua_devices.is_empty() {
         d.error(
             &(0..0),
             "device",
             "no devices configured (add a [[device]] table)",
         );
     }
-    let devices = build_devices(d, &ctx, doc.devices);
+    let devices = build_devices(d, &ctx, doc.devices, doc.opcua_devices);
     match (agent, mqtt) {
         (Some(agent), Some(mqtt)) if d.is_empty() => Some(Settings {
             agent,

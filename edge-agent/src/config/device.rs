@@ -13,7 +13,7 @@ use protocols::model::{AssetPath, TagId};
 use super::build::{check_backoff, check_tunables, segment, span_or, value_or};
 use super::device_sections::{DeviceSection, PortField};
 use super::diagnostic::Diagnostics;
-use super::reader::At;
+use super::reader::{At, Span};
 use super::sections::Tunables;
 use super::tag::build_tag;
 use crate::settings::{BackoffSettings, DeviceSettings, DeviceSource, ModbusOptions};
@@ -28,7 +28,7 @@ pub(super) const DEFAULT_RECONNECT_MIN: Duration = Duration::from_millis(500);
 pub(super) const DEFAULT_RECONNECT_MAX: Duration = Duration::from_secs(30);
 /// Highest unit id a Modbus device can have (248..=255 are reserved, 0 is broadcast).
 const MAX_UNIT_ID: u8 = 247;
-/// The protocols, as spelled in `protocol`.
+/// The Modbus protocols, as spelled in `protocol` (OPC UA devices are read by `opcua.rs`).
 const MODBUS_TCP: &str = "modbus-tcp";
 const MODBUS_RTU: &str = "modbus-rtu";
 const MODBUS_RTU_OVER_TCP: &str = "modbus-rtu-over-tcp";
@@ -58,6 +58,8 @@ pub(super) struct DeviceContext {
     pub(super) area: Part,
     pub(super) line: Part,
     pub(super) defaults: Tunables,
+    /// The OPC UA PKI directory (`{agent.data_dir}/opcua-pki`).
+    pub(super) pki_dir: std::path::PathBuf,
 }
 
 /// Where ids were first defined, to report duplicates.
@@ -74,12 +76,22 @@ pub(super) fn build_devices(
     d: &mut Diagnostics<'_>,
     ctx: &DeviceContext,
     devices: Vec<DeviceSection>,
+    opcua_devices: Vec<super::opcua::OpcUaDeviceSection>,
 ) -> Vec<DeviceSettings> {
     let mut seen = Seen::default();
-    devices
+    let mut built: Vec<(usize, DeviceSettings)> = devices
         .into_iter()
-        .filter_map(|dev| build_device(d, ctx, dev, &mut seen))
-        .collect()
+        .filter_map(|dev| {
+            let index = dev.index;
+            build_device(d, ctx, dev, &mut seen).map(|s| (index, s))
+        })
+        .collect();
+    built.extend(opcua_devices.into_iter().filter_map(|dev| {
+        let index = dev.index;
+        super::opcua::build_device(d, ctx, dev, &mut seen).map(|s| (index, s))
+    }));
+    built.sort_by_key(|(index, _)| *index);
+    built.into_iter().map(|(_, s)| s).collect()
 }
 
 fn build_device(
@@ -103,7 +115,14 @@ fn build_device(
             seen.devices.insert(id.clone(), span.start);
         }
     }
-    let asset = device_asset(d, ctx, &dev, id.as_deref());
+    let asset = device_asset(
+        d,
+        ctx,
+        dev.asset.as_ref(),
+        &dev.span,
+        &dev.path,
+        id.as_deref(),
+    );
     let protocol = dev.protocol.as_ref().and_then(|p| {
         let known = PROTOCOLS.contains(&p.get_ref().as_str());
         if !known {
@@ -111,9 +130,10 @@ fn build_device(
                 &p.span(),
                 at("protocol"),
                 format!(
-                    "unsupported protocol {:?} (supported: {})",
+                    "unsupported protocol {:?} (supported: {}, {})",
                     p.get_ref(),
-                    PROTOCOLS.join(", ")
+                    PROTOCOLS.join(", "),
+                    super::opcua::OPCUA
                 ),
             );
         }
@@ -454,21 +474,24 @@ fn check_bus(
 }
 
 /// A device's own value, else the `[defaults]` one, else `fallback`.
-fn inherit<T: Copy>(own: &Option<At<T>>, defaults: &Option<At<T>>, fallback: T) -> T {
+pub(super) fn inherit<T: Copy>(own: &Option<At<T>>, defaults: &Option<At<T>>, fallback: T) -> T {
     value_or(own, value_or(defaults, fallback))
 }
 
-fn device_asset(
+/// A device's asset: its own `asset`, else `{site}/{area}/{line}/{id}` from `[agent]`.
+pub(super) fn device_asset(
     d: &mut Diagnostics<'_>,
     ctx: &DeviceContext,
-    dev: &DeviceSection,
+    asset: Option<&At<String>>,
+    span: &Span,
+    path: &str,
     id: Option<&str>,
 ) -> Option<AssetPath> {
-    if let Some(asset) = &dev.asset {
+    if let Some(asset) = asset {
         return match AssetPath::new(asset.get_ref()) {
             Ok(a) => Some(a),
             Err(e) => {
-                d.error(&asset.span(), format!("{}.asset", dev.path), e.to_string());
+                d.error(&asset.span(), format!("{path}.asset"), e.to_string());
                 None
             }
         };
@@ -479,8 +502,8 @@ fn device_asset(
         }
         (Part::Absent, _, _) | (_, Part::Absent, _) | (_, _, Part::Absent) => {
             d.error(
-                &dev.span,
-                format!("{}.asset", dev.path),
+                span,
+                format!("{path}.asset"),
                 "no asset: set asset = \"site/area/line/name\", or site, area and line in [agent]",
             );
             None

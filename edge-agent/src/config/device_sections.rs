@@ -55,6 +55,8 @@ const TAG_FIELDS: &[&str] = &[
 ];
 
 pub(super) struct DeviceSection {
+    /// Position among all `[[device]]` tables (settings keep the file order).
+    pub(super) index: usize,
     pub(super) span: Span,
     /// `device[<id>]` when the id is known, else `device[<index>]`.
     pub(super) path: String,
@@ -162,6 +164,7 @@ pub(super) fn read_device(
     let span = r.span();
     r.finish(d);
     Some(DeviceSection {
+        index,
         span,
         path,
         id,

@@ -44,7 +44,7 @@
 //! [[device]]
 //! id = "motor-01"                   # unique; a valid id segment
 //! asset = "demo/hall-1/line-1/motor-01"   # optional, see [agent]
-//! protocol = "modbus-tcp"           # the only protocol so far
+//! protocol = "modbus-tcp"           # or "opcua" (keys in `opcua.rs`)
 //! host = "127.0.0.1"
 //! port = 502
 //! unit_id = 1                       # 1..=247
@@ -89,6 +89,7 @@ mod device;
 mod device_sections;
 mod diagnostic;
 mod mqtt;
+mod opcua;
 mod reader;
 mod sections;
 mod spool;
@@ -137,3 +138,7 @@ fn into_error(d: Diagnostics<'_>, file: &str) -> ConfigError {
 #[cfg(test)]
 #[path = "tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "opcua_tests.rs"]
+mod opcua_tests;

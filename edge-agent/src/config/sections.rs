@@ -10,6 +10,7 @@ use toml::de::DeTable;
 
 use super::device_sections::{DeviceSection, read_device};
 use super::diagnostic::Diagnostics;
+use super::opcua;
 use super::reader::{At, TableReader};
 use super::spool::{SPOOL_FIELDS, SpoolSection, read_spool};
 
@@ -44,6 +45,8 @@ pub(super) struct Document {
     pub(super) spool: SpoolSection,
     pub(super) defaults: Tunables,
     pub(super) devices: Vec<DeviceSection>,
+    /// `protocol = "opcua"` devices (`opcua.rs`).
+    pub(super) opcua_devices: Vec<opcua::OpcUaDeviceSection>,
 }
 
 pub(super) struct AgentSection {
@@ -112,12 +115,15 @@ pub(super) fn read_document(d: &mut Diagnostics<'_>, root: &Spanned<DeTable<'_>>
             t
         })
         .unwrap_or_default();
-    let devices = top
-        .tables(d, "device")
-        .into_iter()
-        .enumerate()
-        .filter_map(|(i, v)| read_device(d, i, v))
-        .collect();
+    let mut devices = Vec::new();
+    let mut opcua_devices = Vec::new();
+    for (i, v) in top.tables(d, "device").into_iter().enumerate() {
+        if opcua::is_opcua(v) {
+            opcua_devices.extend(opcua::read_device(d, i, v));
+        } else {
+            devices.extend(read_device(d, i, v));
+        }
+    }
     top.finish(d);
     Document {
         agent,
@@ -125,6 +131,7 @@ pub(super) fn read_document(d: &mut Diagnostics<'_>, root: &Spanned<DeTable<'_>>
         spool,
         defaults,
         devices,
+        opcua_devices,
     }
 }
 

@@ -29,12 +29,14 @@ fn example_config_parses() {
     );
     assert_eq!(s.spool.when_full, crate::settings::WhenFull::DropOldest);
     assert_eq!(s.spool.replay_rate, 200);
-    assert_eq!(s.devices.len(), 6);
+    assert_eq!(s.devices.len(), 7); // the last is the OPC UA one: opcua_tests.rs
     let motor = &s.devices[0];
     assert_eq!(motor.asset.as_str(), "demo/hall-1/line-1/motor-01");
     assert_eq!(motor.poll_interval, Duration::from_secs(1));
     assert_eq!(motor.reconnect.min, Duration::from_millis(500));
-    let DeviceSource::Modbus { endpoint, map, .. } = &motor.source;
+    let DeviceSource::Modbus { endpoint, map, .. } = &motor.source else {
+        panic!("expected a Modbus device")
+    };
     assert_eq!(
         endpoint.link,
         protocols::modbus::Link::Tcp {
@@ -51,7 +53,9 @@ fn example_config_parses() {
     let pump = &s.devices[1];
     assert_eq!(pump.asset.as_str(), "demo/hall-1/line-2/pump-01");
     assert_eq!(pump.poll_interval, Duration::from_millis(500));
-    let DeviceSource::Modbus { map, .. } = &pump.source;
+    let DeviceSource::Modbus { map, .. } = &pump.source else {
+        panic!("expected a Modbus device")
+    };
     assert_eq!(map.tags()[1].data_type(), DataType::F64);
     assert_eq!(map.tags()[2].kind(), RegisterKind::Coil);
     let meta = pump.tag_meta();
@@ -60,7 +64,9 @@ fn example_config_parses() {
     assert_eq!(meta[0].poll_interval_ms, 500);
     assert_eq!(meta[0].unit, "m3/h");
     let compressor = &s.devices[2];
-    let DeviceSource::Modbus { map, options, .. } = &compressor.source;
+    let DeviceSource::Modbus { map, options, .. } = &compressor.source else {
+        panic!("expected a Modbus device")
+    };
     assert_eq!(map.limits().max_registers_per_read, 64);
     assert!(!options.shared);
 
@@ -68,7 +74,10 @@ fn example_config_parses() {
         endpoint,
         map,
         options,
-    } = &s.devices[3].source;
+    } = &s.devices[3].source
+    else {
+        panic!("expected a Modbus device")
+    };
     let Link::Serial(line) = &endpoint.link else {
         panic!("{endpoint:?}")
     };
@@ -102,9 +111,14 @@ fn example_config_parses() {
     );
     let DeviceSource::Modbus {
         endpoint, options, ..
-    } = &s.devices[4].source;
+    } = &s.devices[4].source
+    else {
+        panic!("expected a Modbus device")
+    };
     assert!(matches!(endpoint.link, Link::RtuOverTcp { port: 4001, .. }) && options.shared);
-    let DeviceSource::Modbus { options, .. } = &s.devices[5].source;
+    let DeviceSource::Modbus { options, .. } = &s.devices[5].source else {
+        panic!("expected a Modbus device")
+    };
     assert!(options.shared);
 }
 
@@ -251,7 +265,7 @@ type = "u32"
 
 [[device]]
 id = "motor-01"
-protocol = "opcua"
+protocol = "profinet"
 host = "127.0.0.1"
 port = 502
 unit_id = 1
@@ -322,7 +336,7 @@ fn every_problem_is_reported_with_line_and_path() {
         ),
         (
             44,
-            "device[motor-01].protocol: unsupported protocol \"opcua\" (supported: modbus-tcp, modbus-rtu, modbus-rtu-over-tcp)",
+            "device[motor-01].protocol: unsupported protocol \"profinet\" (supported: modbus-tcp, modbus-rtu, modbus-rtu-over-tcp, opcua)",
         ),
         (48, "device[motor-01].timeout: invalid duration \"soon\""),
         (50, "device[motor-01].tag[0].name: missing required field"),

@@ -15,7 +15,7 @@
 mod batch;
 mod breaker;
 mod bus;
-mod health;
+pub(crate) mod health;
 pub mod holes_store;
 mod modbus;
 mod states;

@@ -12,6 +12,9 @@ use super::modbus::{ModbusPoller, PollerHandles};
 use crate::backoff::{self, Backoff};
 use crate::settings::{BackoffSettings, DeviceSettings, DeviceSource};
 
+/// One device task, whatever its protocol.
+type DeviceTask = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
+
 /// Restart delays for a crashed device task.
 const RESTART_BACKOFF: BackoffSettings = BackoffSettings {
     min: Duration::from_secs(1),
@@ -29,20 +32,33 @@ pub async fn supervise(
 ) {
     let seed = backoff::seed(!(index as u64));
     let token = cancel.clone();
-    restart_loop(seed, cancel, move || match &device.source {
-        DeviceSource::Modbus {
-            endpoint,
-            map,
-            options,
-        } => ModbusPoller::new(
-            Arc::clone(&device),
-            index,
-            endpoint.clone(),
-            map.clone(),
-            options.clone(),
-            handles.clone(),
-        )
-        .run(token.clone()),
+    restart_loop(seed, cancel, move || -> DeviceTask {
+        match &device.source {
+            DeviceSource::Modbus {
+                endpoint,
+                map,
+                options,
+            } => Box::pin(
+                ModbusPoller::new(
+                    Arc::clone(&device),
+                    index,
+                    endpoint.clone(),
+                    map.clone(),
+                    options.clone(),
+                    handles.clone(),
+                )
+                .run(token.clone()),
+            ),
+            DeviceSource::OpcUa(source) => Box::pin(
+                crate::opcua::OpcUaPoller::new(
+                    Arc::clone(&device),
+                    index,
+                    source.clone(),
+                    handles.clone(),
+                )
+                .run(token.clone()),
+            ),
+        }
     })
     .await;
 }

@@ -1,0 +1,291 @@
+//! Binding, building and running the OPC UA server, and publishing plant values into it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use opcua::crypto::SecurityPolicy;
+use opcua::server::address_space::Variable;
+use opcua::server::diagnostics::NamespaceMetadata;
+use opcua::server::node_manager::memory::{
+    InMemoryNodeManager, SimpleNodeManager, SimpleNodeManagerImpl, simple_node_manager,
+};
+use opcua::server::{
+    ANONYMOUS_USER_TOKEN_ID, Server, ServerBuilder, ServerHandle, ServerUserToken,
+};
+use opcua::types::{DataValue, MessageSecurityMode, NodeId, StatusCode, Variant};
+use tokio::net::TcpListener;
+
+use crate::plant::{EngValue, Plant};
+
+/// The namespace of the plant's nodes.
+pub const NAMESPACE_URI: &str = "urn:sentia:plant-sim:machines";
+/// The application URI in the server certificate.
+const APPLICATION_URI: &str = "urn:sentia:plant-sim";
+/// User token id of the password user.
+const USER_TOKEN_ID: &str = "plant-user";
+
+/// Every endpoint: id, policy, mode.
+const ENDPOINTS: [(&str, SecurityPolicy, MessageSecurityMode); 7] = [
+    ("none", SecurityPolicy::None, MessageSecurityMode::None),
+    (
+        "basic256sha256_sign",
+        SecurityPolicy::Basic256Sha256,
+        MessageSecurityMode::Sign,
+    ),
+    (
+        "basic256sha256_sign_encrypt",
+        SecurityPolicy::Basic256Sha256,
+        MessageSecurityMode::SignAndEncrypt,
+    ),
+    (
+        "aes128_sign",
+        SecurityPolicy::Aes128Sha256RsaOaep,
+        MessageSecurityMode::Sign,
+    ),
+    (
+        "aes128_sign_encrypt",
+        SecurityPolicy::Aes128Sha256RsaOaep,
+        MessageSecurityMode::SignAndEncrypt,
+    ),
+    (
+        "aes256_sign",
+        SecurityPolicy::Aes256Sha256RsaPss,
+        MessageSecurityMode::Sign,
+    ),
+    (
+        "aes256_sign_encrypt",
+        SecurityPolicy::Aes256Sha256RsaPss,
+        MessageSecurityMode::SignAndEncrypt,
+    ),
+];
+
+/// How the OPC UA server runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpcUaSettings {
+    /// Listen address (port 0: ephemeral).
+    pub listen: SocketAddr,
+    /// PKI directory (own/, private/, trusted/, rejected/).
+    pub pki_dir: PathBuf,
+    /// The fault file (see [`super::faults`]), if any.
+    pub faults: Option<PathBuf>,
+    /// The password user.
+    pub user: String,
+    /// Its password.
+    pub password: String,
+}
+
+/// Why the OPC UA server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum OpcUaError {
+    /// Binding the listener failed.
+    #[error("cannot bind the OPC UA listener on {addr}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// async-opcua refused the configuration.
+    #[error("invalid OPC UA server configuration: {0}")]
+    Build(String),
+}
+
+/// A bound, built server whose address space holds the plant.
+pub struct OpcUaServer {
+    server: Server,
+    handle: ServerHandle,
+    listener: TcpListener,
+    addr: SocketAddr,
+    namespace: u16,
+    manager: Arc<InMemoryNodeManager<SimpleNodeManagerImpl>>,
+}
+
+impl std::fmt::Debug for OpcUaServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpcUaServer")
+            .field("addr", &self.addr)
+            .field("namespace", &self.namespace)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The node id string of `signal` on machine `machine` in namespace `ns`.
+pub fn node_id(ns: u16, machine: &str, signal: &str) -> String {
+    format!("ns={ns};s={machine}.{signal}")
+}
+
+fn variant(v: EngValue) -> Variant {
+    match v {
+        EngValue::Bool(b) => Variant::Boolean(b),
+        EngValue::Int(i) => Variant::Int64(i),
+        EngValue::Float(f) => Variant::Double(f),
+    }
+}
+
+impl OpcUaServer {
+    /// Binds the listener, builds the server (certificate created if missing) and adds one
+    /// object per machine.
+    pub async fn bind(settings: &OpcUaSettings, plant: &Plant) -> Result<Self, OpcUaError> {
+        let listener =
+            TcpListener::bind(settings.listen)
+                .await
+                .map_err(|source| OpcUaError::Bind {
+                    addr: settings.listen,
+                    source,
+                })?;
+        let addr = listener.local_addr().map_err(|source| OpcUaError::Bind {
+            addr: settings.listen,
+            source,
+        })?;
+        let host = addr.ip().to_string();
+        let user_ids = [ANONYMOUS_USER_TOKEN_ID, USER_TOKEN_ID];
+        let mut builder = ServerBuilder::new()
+            .application_name("Sentia plant-sim")
+            .application_uri(APPLICATION_URI)
+            .product_uri("urn:sentia")
+            .create_sample_keypair(true)
+            .pki_dir(&settings.pki_dir)
+            .trust_client_certs(true)
+            .host(host.clone())
+            .port(addr.port())
+            .discovery_urls(vec![format!("opc.tcp://{host}:{}/", addr.port())])
+            .add_user_token(
+                USER_TOKEN_ID,
+                ServerUserToken {
+                    user: settings.user.clone(),
+                    pass: Some(settings.password.clone()),
+                    ..Default::default()
+                },
+            )
+            .with_node_manager(simple_node_manager(
+                NamespaceMetadata {
+                    namespace_uri: NAMESPACE_URI.to_owned(),
+                    ..Default::default()
+                },
+                "plant",
+            ));
+        for (id, policy, mode) in ENDPOINTS {
+            builder = builder.add_endpoint(id, ("/", policy, mode, &user_ids as &[&str]));
+        }
+        let (server, handle) = builder.build().map_err(OpcUaError::Build)?;
+        let manager = handle
+            .node_managers()
+            .get_of_type::<SimpleNodeManager>()
+            .ok_or_else(|| OpcUaError::Build("no plant node manager".to_owned()))?;
+        let namespace = handle
+            .get_namespace_index(NAMESPACE_URI)
+            .ok_or_else(|| OpcUaError::Build("plant namespace not registered".to_owned()))?;
+        {
+            let mut space = manager.address_space().write();
+            for info in plant.machines() {
+                let object = NodeId::new(namespace, info.id());
+                space.add_folder(&object, info.id(), info.id(), &NodeId::objects_folder_id());
+                let variables = info
+                    .kind()
+                    .signals()
+                    .iter()
+                    .filter_map(|def| {
+                        let value = plant.engineering_value(info.index(), def.name)?;
+                        let id = NodeId::new(namespace, format!("{}.{}", info.id(), def.name));
+                        Some(Variable::new(&id, def.name, def.name, variant(value)))
+                    })
+                    .collect();
+                space.add_variables(variables, &object);
+            }
+        }
+        Ok(Self {
+            server,
+            handle,
+            listener,
+            addr,
+            namespace,
+            manager,
+        })
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The endpoint URL clients use.
+    pub fn endpoint_url(&self) -> String {
+        format!("opc.tcp://{}/", self.addr)
+    }
+
+    /// Namespace index of the plant's nodes.
+    pub fn namespace(&self) -> u16 {
+        self.namespace
+    }
+
+    /// Splits into the serving future and a publisher of plant values.
+    pub fn into_parts(self) -> (Publisher, impl Future<Output = ()>) {
+        let publisher = Publisher {
+            handle: self.handle.clone(),
+            manager: self.manager,
+            namespace: self.namespace,
+        };
+        let handle = self.handle;
+        let server = self.server;
+        let listener = self.listener;
+        let run = async move {
+            if let Err(e) = server.run_with(listener).await {
+                tracing::error!(error = %e, "OPC UA server stopped with an error");
+            }
+            drop(handle);
+        };
+        (publisher, run)
+    }
+}
+
+/// Writes plant values into the address space (and so to subscribers).
+#[derive(Clone)]
+pub struct Publisher {
+    handle: ServerHandle,
+    manager: Arc<InMemoryNodeManager<SimpleNodeManagerImpl>>,
+    namespace: u16,
+}
+
+impl Publisher {
+    /// Publishes every signal of every machine at the plant's current tick, except the
+    /// machines `frozen` names; a machine for which `status` gives a code gets its values
+    /// with that status.
+    pub fn publish(
+        &self,
+        plant: &Plant,
+        frozen: impl Fn(usize) -> bool,
+        status: impl Fn(usize) -> Option<StatusCode>,
+    ) {
+        let values: Vec<(NodeId, DataValue)> = plant
+            .machines()
+            .filter(|info| !frozen(info.index()))
+            .flat_map(|info| {
+                let status = status(info.index());
+                info.kind().signals().iter().filter_map(move |def| {
+                    let value = variant(plant.engineering_value(info.index(), def.name)?);
+                    Some((
+                        NodeId::new(self.namespace, format!("{}.{}", info.id(), def.name)),
+                        match status {
+                            Some(status) => DataValue::new_now_status(value, status),
+                            None => DataValue::new_now(value),
+                        },
+                    ))
+                })
+            })
+            .collect();
+        let result = self.manager.set_values(
+            self.handle.subscriptions(),
+            values.iter().map(|(id, dv)| (id, None, dv.clone())),
+        );
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "OPC UA value update failed");
+        }
+    }
+
+    /// Stops the server (clients see the connection close).
+    pub fn stop(&self) {
+        self.handle.cancel();
+    }
+}
