@@ -11,6 +11,9 @@
 //! | `GET /api/v1/live` | WebSocket: subscribed tags' values as they are stored (`live.rs`) |
 //! | `GET /metrics` | Prometheus / OpenMetrics text |
 //!
+//! The same router serves the web dashboard (`/`, `/asset.html`, `/ui/...`;
+//! [`crate::web`]), under the same limits.
+//!
 //! Handlers read the store and the latest-value cache; errors go through `error::ApiError`.
 //!
 //! Limits: at most [`MAX_CONCURRENT_REQUESTS`] requests are handled at once (more wait for
@@ -104,6 +107,7 @@ pub(crate) fn router(state: ApiState, request_timeout: Duration) -> Router {
         .route(PATH_HISTORY, get(history::history))
         .route(PATH_AGENTS, get(agents::agents))
         .route(PATH_METRICS, get(metrics::metrics))
+        .merge(crate::web::routes())
         .fallback(not_found)
         .with_state(state)
         .layer(GlobalConcurrencyLimitLayer::new(MAX_CONCURRENT_REQUESTS))
