@@ -49,13 +49,11 @@ function showStatus(asset) {
   }
 }
 
-function numericFirst(tags, latest) {
-  const byTag = new Map(latest.map((e) => [e.tag, e]));
-  const numeric = tags.find((t) => {
-    const e = byTag.get(t.id);
-    return e && (e.value_type === 'float' || e.value_type === 'int' || e.value_type === 'uint');
-  });
-  return (numeric || tags[0]).id;
+/** The tag charted first: the first analog (float) tag, else any number, else the first. */
+function firstChartTag(tags, latest) {
+  const types = new Map(latest.map((e) => [e.tag, e.value_type]));
+  const of = (wanted) => tags.find((t) => wanted.includes(types.get(t.id)));
+  return (of(['float']) || of(['int', 'uint']) || tags[0]).id;
 }
 
 function liveState(state, detail) {
@@ -91,7 +89,7 @@ async function start() {
   };
   const values = new ValuesPanel(document.querySelector('#values tbody'), tags, select);
   for (const e of latest) values.update(e);
-  if (tags.length) select(numericFirst(tags, latest));
+  if (tags.length) select(firstChartTag(tags, latest));
 
   new LiveClient({
     assets: [id],

@@ -26,6 +26,17 @@ function formatTick(v, incr) {
   return v.toLocaleString(undefined, { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
+/** The y range: the data plus a margin; a flat line sits in the middle, not on an edge. */
+function valueRange(min, max) {
+  if (min === null || max === null || !Number.isFinite(min) || !Number.isFinite(max)) return [0, 1];
+  if (min === max) {
+    const pad = Math.max(Math.abs(min) * 0.02, 0.5);
+    return [min - pad, max + pad];
+  }
+  const pad = (max - min) * 0.08;
+  return [min - pad, max + pad];
+}
+
 function cssVar(name, fallback) {
   const v = getComputedStyle(document.documentElement).getPropertyValue(name).trim();
   return v || fallback;
@@ -207,6 +218,7 @@ export class Trend {
         // The preset window, sliding with the clock, unless the user zoomed in (then the
         // range uPlot asks for is the dragged one).
         x: { time: true, range: (u, min, max) => (this.zoomed ? [min, max] : this.window()) },
+        y: { range: (u, min, max) => valueRange(min, max) },
       },
       cursor: { drag: { x: true, y: false, setScale: true } },
       legend: { live: true },
