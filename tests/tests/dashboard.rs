@@ -3,8 +3,9 @@
 //! `tests/browser/dashboard.mjs` (playwright-core driving Debian's headless Chromium)
 //! against the aggregator's URL. The script checks the overview against the API, opens an
 //! asset, waits for live values to change on screen, exercises the trend chart, checks the
-//! dead device's bad values show their reason, fails on any console error, and prints the
-//! sample-to-screen latency and page load bytes.
+//! dead device's bad values show their reason, cuts the live socket (the page reconnects),
+//! kills the agent (assets and values turn stale on screen), fails on any console error,
+//! and prints the sample-to-screen latency and page load bytes.
 //!
 //! Needs `node`, `/usr/bin/chromium` (or `SENTIA_CHROMIUM`) and `npm ci` in
 //! `tests/browser/`; without them the test fails under `CI=true` and skips elsewhere. The
@@ -110,6 +111,8 @@ async fn dashboard_in_headless_chromium() {
         .arg(&base)
         .arg(&shot)
         .arg(&dead)
+        // The script kills the agent at the end to check staleness on screen.
+        .env("SENTIA_AGENT_PID", stack.agent.pid().unwrap().to_string())
         .kill_on_drop(true)
         .output();
     let out = match tokio::time::timeout(BROWSER_DEADLINE, run).await {
