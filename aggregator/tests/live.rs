@@ -1,6 +1,8 @@
 //! `GET /api/v1/live` over a real WebSocket: subscriptions select exactly the tags asked for,
-//! and a client that stops reading neither delays another client nor ingest; it is
-//! disconnected with a reason (in-process aggregator: embedded broker, SQLite, API on port 0).
+//! and a client that stops reading neither delays another client nor ingest; the server
+//! drops it as too slow (counted in `sentia_live_slow_clients_total`, with a close frame
+//! carrying the reason when the client's buffers still take one). In-process aggregator:
+//! embedded broker, SQLite, API on port 0.
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
 mod common;
@@ -274,23 +276,30 @@ async fn a_client_that_stops_reading_does_not_delay_another() {
             .contains("sentia_live_slow_clients_total 1")
     })
     .await;
-    let mut closed = None;
+    // What the slow client finds when it reads again: the frames that fit in the socket
+    // buffers, then the close frame with the reason, if it could still be delivered (its
+    // buffers were full, so the server may have had to drop the connection without it).
+    let mut close = None;
     while let Some(msg) = within("drain slow client", slow.next()).await {
         match msg {
             Ok(Ws::Close(frame)) => {
-                closed = frame;
+                close = frame;
                 break;
             }
             Ok(_) => {}
-            Err(e) => panic!("slow client read failed: {e}"),
+            Err(e) => {
+                println!("slow client: connection ended without a close frame: {e}");
+                break;
+            }
         }
     }
-    let frame = closed.expect("a close frame with a reason");
-    assert_eq!(u16::from(frame.code), 1008);
-    assert!(
-        frame.reason.as_str().starts_with("too slow"),
-        "{}",
-        frame.reason
-    );
+    if let Some(frame) = close {
+        assert_eq!(u16::from(frame.code), 1008);
+        assert!(
+            frame.reason.as_str().starts_with("too slow"),
+            "{}",
+            frame.reason
+        );
+    }
     app.shutdown().await;
 }

@@ -32,6 +32,8 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
+use crate::audit::AuditLog;
+use crate::command::{COMMAND_CHANNEL_CAPACITY, CommandDispatcher, WriteRouter};
 use crate::forward::{ForwardError, Forwarder};
 use crate::metrics::Metrics;
 use crate::poll::{DeviceBatch, DeviceStates, PollerHandles, supervise};
@@ -77,6 +79,8 @@ pub struct AgentHandle {
     pub session: u64,
     /// The catalogue's tags, replaced on every applied reload (the forwarder watches it).
     pub catalog: watch::Receiver<Vec<TagMeta>>,
+    /// Routes write commands to device tasks (targets replaced on every applied reload).
+    pub writes: WriteRouter,
     reloads: mpsc::Sender<Settings>,
 }
 
@@ -102,13 +106,30 @@ pub fn start(
     AgentHandle,
     impl Future<Output = Result<(), AgentError>> + Send + 'static,
 ) {
+    let (commands, command_rx) = mpsc::channel(COMMAND_CHANNEL_CAPACITY);
+    let (result_tx, results) = mpsc::channel(COMMAND_CHANNEL_CAPACITY);
+    let audit = AuditLog::in_data_dir(&settings.agent.data_dir);
     start_with(
         settings,
         shutdown,
-        |settings, handle, spool, input, stop| {
+        move |settings, handle, spool, input, stop| {
+            // The dispatcher stops with the forwarder, after the pollers.
+            let dispatcher = CommandDispatcher::new(
+                handle.writes.clone(),
+                audit,
+                command_rx,
+                result_tx,
+                Arc::clone(&handle.metrics),
+            );
+            tokio::spawn(
+                dispatcher
+                    .run(stop.clone())
+                    .instrument(tracing::info_span!("commands")),
+            );
             let metrics = Arc::clone(&handle.metrics);
             Forwarder::new(settings, spool, input, &handle.states, metrics)
                 .with_catalog_updates(handle.catalog.clone())
+                .with_commands(commands, results)
                 .run(stop)
         },
     )
@@ -148,8 +169,10 @@ where
         states: states.clone(),
         session,
         catalog: catalog_rx,
+        writes: WriteRouter::default(),
         reloads,
     };
+    handle.writes.set_targets(&settings.devices);
     let agent = handle.clone();
     let task = async move {
         let spool = match opened {
@@ -194,6 +217,7 @@ where
                 metrics: Arc::clone(&metrics),
                 buses: crate::poll::Buses::default(),
                 data_dir: Some(settings.agent.data_dir.clone()),
+                writes: agent.writes.clone(),
             }),
             stop_pollers,
             metrics,
@@ -283,6 +307,12 @@ impl Running {
             if let Some(old) = self.devices.remove(id) {
                 old.cancel.cancel();
             }
+            if let Some(handles) = &self.handles {
+                handles.writes.close_inbox(id);
+            }
+        }
+        if let Some(handles) = &self.handles {
+            handles.writes.set_targets(&new.devices);
         }
         for (index, device) in new.devices.iter().enumerate() {
             if plan.unchanged.contains(&device.id) {

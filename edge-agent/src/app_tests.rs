@@ -20,6 +20,7 @@ async fn settings() -> (Settings, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let mut settings = crate::config::parse(&text, "app-test.toml").unwrap();
     settings.spool.dir = dir.path().join("spool");
+    settings.agent.data_dir = dir.path().to_owned();
     (settings, dir)
 }
 

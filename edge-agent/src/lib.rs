@@ -39,6 +39,12 @@
 //!   (I/O-free).
 //! - [`reload`]: configuration reload on SIGHUP: which devices are added, removed, changed
 //!   or kept (I/O-free); [`app`] applies it without touching the forwarder or the spool.
+//! - [`command`]: write commands from the MQTT command topic: validation against the
+//!   configuration (`writable`, `min`, `max`), deduplication of redelivered ids, routing to
+//!   the owning device task, results back through the forwarder; [`audit`]: one fsynced
+//!   JSON line per attempt in `{data_dir}/audit/writes.jsonl`.
+//! - [`tools`]: `edge-agent modbus scan` (unit ids and readable blocks) and
+//!   `edge-agent modbus decode` (the byte-order assistant).
 //! - [`metrics`]: counters, logged as one summary line every minute.
 //! - [`report`]: the `check-config` plan report. [`logging`]: tracing setup.
 //!
@@ -74,8 +80,10 @@
 //! ```
 
 pub mod app;
+pub mod audit;
 pub mod backoff;
 pub mod cli;
+pub mod command;
 pub mod config;
 pub mod forward;
 pub mod logging;
@@ -85,3 +93,4 @@ pub mod reload;
 pub mod report;
 pub mod settings;
 pub mod spool;
+pub mod tools;

@@ -51,6 +51,14 @@ pub struct Metrics {
     pub buffered: AtomicU64,
     /// Bytes of records retained in the spool (a gauge).
     pub spool_bytes: AtomicU64,
+    /// Write commands executed (`ok`).
+    pub writes_ok: AtomicU64,
+    /// Write commands rejected before anything was written.
+    pub writes_rejected: AtomicU64,
+    /// Write commands the device did not complete.
+    pub writes_failed: AtomicU64,
+    /// Received commands dropped unanswered (dispatcher queue full or stopped).
+    pub commands_dropped: AtomicU64,
 }
 
 /// A copy of every counter.
@@ -77,6 +85,10 @@ pub struct MetricsSnapshot {
     pub encode_errors: u64,
     pub buffered: u64,
     pub spool_bytes: u64,
+    pub writes_ok: u64,
+    pub writes_rejected: u64,
+    pub writes_failed: u64,
+    pub commands_dropped: u64,
 }
 
 /// Adds `n` to a counter.
@@ -114,6 +126,10 @@ impl Metrics {
             encode_errors: g(&self.encode_errors),
             buffered: g(&self.buffered),
             spool_bytes: g(&self.spool_bytes),
+            writes_ok: g(&self.writes_ok),
+            writes_rejected: g(&self.writes_rejected),
+            writes_failed: g(&self.writes_failed),
+            commands_dropped: g(&self.commands_dropped),
         }
     }
 
@@ -141,6 +157,10 @@ impl Metrics {
             encode_errors = s.encode_errors,
             spooled = s.buffered,
             spool_bytes = s.spool_bytes,
+            writes_ok = s.writes_ok,
+            writes_rejected = s.writes_rejected,
+            writes_failed = s.writes_failed,
+            commands_dropped = s.commands_dropped,
             "counters"
         );
     }

@@ -33,8 +33,9 @@ pub struct AgentSettings {
     pub id: AgentId,
     /// How long the forwarder may keep flushing after shutdown was requested.
     pub shutdown_grace: Duration,
-    /// The agent's data directory (`[agent] data_dir`): the spool's default parent, and
-    /// where learned Modbus holes are kept (`modbus-holes/`).
+    /// The agent's data directory (`[agent] data_dir`): the spool's default parent, where
+    /// learned Modbus holes are kept (`modbus-holes/`) and the write audit log
+    /// (`audit/writes.jsonl`).
     pub data_dir: PathBuf,
 }
 
@@ -166,6 +167,8 @@ pub struct ModbusOptions {
     pub request_delay: Duration,
     /// How long a learned exception-02 hole is trusted before it is read again.
     pub hole_retry: Duration,
+    /// On a shared bus: consecutive timeouts that open a unit's circuit (0: never).
+    pub breaker_timeouts: u32,
 }
 
 impl ModbusOptions {
@@ -188,13 +191,24 @@ pub struct BusKey {
     pub own: Option<String>,
 }
 
-/// Descriptive tag fields that only matter for the catalogue.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Tag fields beyond the register map: catalogue text and write access.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct TagInfo {
     /// Engineering unit.
     pub unit: String,
     /// Free text.
     pub description: String,
+    /// Set when the tag is `writable = true` (only coils and holding registers can be).
+    pub write: Option<WriteAccess>,
+}
+
+/// Limits on writes to a writable tag, in engineering units (inclusive; `min <= max`).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct WriteAccess {
+    /// Smallest value accepted.
+    pub min: Option<f64>,
+    /// Largest value accepted.
+    pub max: Option<f64>,
 }
 
 impl DeviceSource {

@@ -50,6 +50,7 @@ async fn batches_survive_a_broker_outage_and_the_backlog_follows_live_data() {
     let mut settings = edge_agent::config::parse(&text, "outage.toml").unwrap();
     let spool_dir = tempfile::tempdir().unwrap();
     settings.spool.dir = spool_dir.path().to_owned();
+    settings.agent.data_dir = spool_dir.path().to_owned();
     let agent = AgentId::new(&agent_id).unwrap();
     let asset = AssetPath::new("test/hall/l1/plc").unwrap();
     let topic = Topic::Data { agent, asset }.to_string();

@@ -86,6 +86,7 @@ tag = [
         metrics: Arc::clone(&metrics),
         buses: Default::default(),
         data_dir: None,
+        writes: Default::default(),
     };
     let cancel = CancellationToken::new();
     let poller = tokio::spawn(supervise(device, 0, handles, cancel.clone()));

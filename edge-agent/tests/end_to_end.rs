@@ -148,6 +148,7 @@ async fn polls_devices_and_publishes_exact_values_and_bad_quality() {
     let mut settings = edge_agent::config::parse(&text, "e2e.toml").unwrap();
     let spool_dir = tempfile::tempdir().unwrap();
     settings.spool.dir = spool_dir.path().to_owned();
+    settings.agent.data_dir = spool_dir.path().to_owned();
 
     let agent = AgentId::new(&agent_id).unwrap();
     let asset = |d: &str| AssetPath::from_parts("test", "hall", "l1", d).unwrap();
@@ -226,12 +227,11 @@ async fn polls_devices_and_publishes_exact_values_and_bad_quality() {
             value(b, "current"),
             (Some(Value::Float(1234.0 * 0.1 + -10.0)), Quality::Good)
         );
+        // The read that hit the hole was bisected in the same cycle: the tag is a learned
+        // hole from then on.
         assert_eq!(
             value(b, "missing"),
-            (
-                None,
-                Quality::Bad("exception 02 illegal data address".into())
-            )
+            (None, Quality::Bad(protocols::modbus::HOLE_REASON.into()))
         );
         assert_eq!(value(b, "setpoint"), (Some(Value::Int(-5)), Quality::Good));
         assert_eq!(

@@ -49,6 +49,7 @@ async fn a_full_spool_drops_the_oldest_and_counts_exactly() {
     let mut settings = edge_agent::config::parse(&text, "limit.toml").unwrap();
     let spool_dir = tempfile::tempdir().unwrap();
     settings.spool.dir = spool_dir.path().to_owned();
+    settings.agent.data_dir = spool_dir.path().to_owned();
     let topic = Topic::Data {
         agent: AgentId::new(&agent_id).unwrap(),
         asset: AssetPath::new("test/hall/l1/plc").unwrap(),

@@ -4,6 +4,8 @@
 //! sentia/v1/data/{agent}/{site}/{area}/{line}/{asset}   point batches (QoS 1)
 //! sentia/v1/meta/{agent}                                tag catalogue (retained)
 //! sentia/v1/status/{agent}                              presence (retained, Last Will)
+//! sentia/v1/cmd/{agent}                                 write commands to the agent (QoS 1)
+//! sentia/v1/cmd-result/{agent}                          the agent's answers (QoS 1)
 //! ```
 //!
 //! The agent id comes right after the message kind so a broker ACL can confine an agent to
@@ -23,12 +25,19 @@ pub const KIND_META: &str = "meta";
 /// Message-kind level for presence.
 pub const KIND_STATUS: &str = "status";
 
+/// Message-kind level for commands sent to an agent.
+pub const KIND_CMD: &str = "cmd";
+/// Message-kind level for an agent's command results.
+pub const KIND_CMD_RESULT: &str = "cmd-result";
+
 /// Subscription filter for every point batch of every agent.
 pub const FILTER_ALL_DATA: &str = "sentia/v1/data/+/+/+/+/+";
 /// Subscription filter for every tag catalogue.
 pub const FILTER_ALL_META: &str = "sentia/v1/meta/+";
 /// Subscription filter for every presence message.
 pub const FILTER_ALL_STATUS: &str = "sentia/v1/status/+";
+/// Subscription filter for every agent's command results.
+pub const FILTER_ALL_CMD_RESULTS: &str = "sentia/v1/cmd-result/+";
 
 /// A parsed Sentia topic.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -50,6 +59,16 @@ pub enum Topic {
         /// The agent.
         agent: AgentId,
     },
+    /// Commands (writes) for one agent.
+    Command {
+        /// The agent that executes them.
+        agent: AgentId,
+    },
+    /// Results of one agent's commands.
+    CommandResult {
+        /// The agent that executed them.
+        agent: AgentId,
+    },
 }
 
 /// Why a topic string is not a Sentia topic.
@@ -60,7 +79,7 @@ pub enum TopicError {
     Prefix(String),
     /// Unknown message kind or wrong number of levels.
     #[error(
-        "topic '{0}' is not a known Sentia topic (data/meta/status with the right number of levels)"
+        "topic '{0}' is not a known Sentia topic (data/meta/status/cmd/cmd-result with the right number of levels)"
     )]
     Shape(String),
     /// A level is not a valid identifier.
@@ -77,7 +96,11 @@ impl Topic {
     /// The agent a topic belongs to.
     pub fn agent(&self) -> &AgentId {
         match self {
-            Topic::Data { agent, .. } | Topic::Meta { agent } | Topic::Status { agent } => agent,
+            Topic::Data { agent, .. }
+            | Topic::Meta { agent }
+            | Topic::Status { agent }
+            | Topic::Command { agent }
+            | Topic::CommandResult { agent } => agent,
         }
     }
 
@@ -105,6 +128,8 @@ impl Topic {
             }
             (KIND_META, None) => Ok(Topic::Meta { agent }),
             (KIND_STATUS, None) => Ok(Topic::Status { agent }),
+            (KIND_CMD, None) => Ok(Topic::Command { agent }),
+            (KIND_CMD_RESULT, None) => Ok(Topic::CommandResult { agent }),
             _ => Err(TopicError::Shape(topic.to_owned())),
         }
     }
@@ -116,6 +141,8 @@ impl fmt::Display for Topic {
             Topic::Data { agent, asset } => write!(f, "{PREFIX}/{KIND_DATA}/{agent}/{asset}"),
             Topic::Meta { agent } => write!(f, "{PREFIX}/{KIND_META}/{agent}"),
             Topic::Status { agent } => write!(f, "{PREFIX}/{KIND_STATUS}/{agent}"),
+            Topic::Command { agent } => write!(f, "{PREFIX}/{KIND_CMD}/{agent}"),
+            Topic::CommandResult { agent } => write!(f, "{PREFIX}/{KIND_CMD_RESULT}/{agent}"),
         }
     }
 }
@@ -144,7 +171,22 @@ mod tests {
                 },
                 "sentia/v1/meta/edge-01",
             ),
-            (Topic::Status { agent }, "sentia/v1/status/edge-01"),
+            (
+                Topic::Status {
+                    agent: agent.clone(),
+                },
+                "sentia/v1/status/edge-01",
+            ),
+            (
+                Topic::Command {
+                    agent: agent.clone(),
+                },
+                "sentia/v1/cmd/edge-01",
+            ),
+            (
+                Topic::CommandResult { agent },
+                "sentia/v1/cmd-result/edge-01",
+            ),
         ];
         for (topic, text) in cases {
             assert_eq!(topic.to_string(), text);
@@ -183,6 +225,14 @@ mod tests {
             Err(TopicError::Level { .. })
         ));
         assert!(matches!(
+            Topic::parse("sentia/v1/cmd/a/b"),
+            Err(TopicError::Shape(_))
+        ));
+        assert!(matches!(
+            Topic::parse("sentia/v1/cmd-result"),
+            Err(TopicError::Shape(_))
+        ));
+        assert!(matches!(
             Topic::parse("sentia/v1/status/a+"),
             Err(TopicError::Level { .. })
         ));
@@ -193,6 +243,14 @@ mod tests {
         let data = "sentia/v1/data/edge-01/demo/hall-1/line-1/motor-01";
         assert_eq!(FILTER_ALL_DATA.split('/').count(), data.split('/').count());
         assert!(FILTER_ALL_META.starts_with(PREFIX) && FILTER_ALL_STATUS.starts_with(PREFIX));
+        let result = Topic::CommandResult {
+            agent: AgentId::new("edge-01").unwrap(),
+        }
+        .to_string();
+        assert_eq!(
+            FILTER_ALL_CMD_RESULTS.trim_end_matches('+'),
+            result.trim_end_matches("edge-01")
+        );
     }
 
     fn segment() -> impl Strategy<Value = String> {
@@ -207,6 +265,14 @@ mod tests {
                 asset: AssetPath::from_parts(&s, &ar, &l, &n).unwrap(),
             };
             prop_assert_eq!(Topic::parse(&topic.to_string()).unwrap(), topic);
+        }
+
+        #[test]
+        fn command_topics_round_trip(a in segment()) {
+            let agent = AgentId::new(&a).unwrap();
+            for topic in [Topic::Command { agent: agent.clone() }, Topic::CommandResult { agent }] {
+                prop_assert_eq!(Topic::parse(&topic.to_string()).unwrap(), topic);
+            }
         }
 
         #[test]

@@ -8,6 +8,10 @@
 //! model: the model is a pure function of (seed, machine, tick), and every
 //! tick republishes the images, so a Modbus write (including to
 //! `speed_setpoint`) lasts until the next tick, or forever when frozen.
+//!
+//! Faults ([`Faults`]) come from `--fault` at start and from the control socket
+//! (`--control`, address in the ready line) while running; a frozen machine's image is
+//! left alone by the tick loop.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -19,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument as _;
 
+use crate::faults::{FaultError, Faults};
 use crate::map_file::{MapError, RegisterMap, write_map};
 use crate::modbus::{ImageStore, ModbusServer, ServerError};
 use crate::plant::{Plant, PlantError};
@@ -36,6 +41,10 @@ pub struct SimConfig {
     pub tick: Duration,
     /// Where to write the register map, if anywhere.
     pub map_out: Option<PathBuf>,
+    /// Address of the fault-injection control socket, if any.
+    pub control: Option<SocketAddr>,
+    /// Fault commands applied at start (see [`crate::faults`]).
+    pub faults: Vec<String>,
 }
 
 /// Why the simulator could not start.
@@ -50,6 +59,24 @@ pub enum SimError {
     /// Writing the register map failed.
     #[error("failed to write the register map")]
     Map(#[from] MapError),
+    /// A `--fault` command is invalid.
+    #[error("invalid --fault {command:?}")]
+    Fault {
+        /// The command.
+        command: String,
+        /// Why.
+        #[source]
+        source: FaultError,
+    },
+    /// Binding the control socket failed.
+    #[error("failed to bind the control socket on {addr}")]
+    Control {
+        /// The address.
+        addr: SocketAddr,
+        /// The socket error.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// A started simulator: listeners bound, map written, not yet serving.
@@ -59,19 +86,40 @@ pub struct PlantSim {
     plant: Plant,
     store: Arc<ImageStore>,
     server: ModbusServer,
+    faults: Arc<Faults>,
+    control: Option<tokio::net::TcpListener>,
 }
 
 impl PlantSim {
     /// Builds the plant, binds the listeners and writes the map (if asked).
     pub async fn start(config: SimConfig) -> Result<Self, SimError> {
         let plant = Plant::new(config.seed, config.machines)?;
+        let faults = Arc::new(Faults::new(config.machines));
+        for command in &config.faults {
+            faults
+                .apply_line(command)
+                .map_err(|source| SimError::Fault {
+                    command: command.clone(),
+                    source,
+                })?;
+        }
         let store = Arc::new(ImageStore::from_plant(&plant));
         let server = ModbusServer::bind(config.listen, config.machines).await?;
+        let control = match config.control {
+            Some(addr) => Some(
+                tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| SimError::Control { addr, source })?,
+            ),
+            None => None,
+        };
         let sim = Self {
             config,
             plant,
             store,
             server,
+            faults,
+            control,
         };
         if let Some(path) = &sim.config.map_out {
             write_map(path, &sim.register_map())?;
@@ -100,10 +148,25 @@ impl PlantSim {
         RegisterMap::build(&self.plant, self.config.tick, self.server.local_addrs())
     }
 
-    /// The line printed on stdout once the simulator is reachable.
+    /// Bound address of the control socket, if any.
+    pub fn control_addr(&self) -> Option<SocketAddr> {
+        self.control.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// The faults in force (shared with the servers).
+    pub fn faults(&self) -> &Arc<Faults> {
+        &self.faults
+    }
+
+    /// The line printed on stdout once the simulator is reachable; ends with
+    /// ` control=ADDR` when the control socket is on.
     pub fn ready_line(&self) -> String {
+        let control = self
+            .control_addr()
+            .map(|a| format!(" control={a}"))
+            .unwrap_or_default();
         format!(
-            "plant-sim ready modbus={} machines={} seed={}",
+            "plant-sim ready modbus={} machines={} seed={}{control}",
             self.modbus_addr(),
             self.config.machines,
             self.config.seed
@@ -117,13 +180,25 @@ impl PlantSim {
             mut plant,
             store,
             server,
+            faults,
+            control,
         } = self;
         let tracker = TaskTracker::new();
         tracker.spawn(
             server
-                .run(Arc::clone(&store), cancel.child_token())
+                .run(
+                    Arc::clone(&store),
+                    Arc::clone(&faults),
+                    cancel.child_token(),
+                )
                 .instrument(tracing::info_span!("modbus_server")),
         );
+        if let Some(listener) = control {
+            tracker.spawn(
+                crate::control::serve(listener, Arc::clone(&faults), cancel.child_token())
+                    .instrument(tracing::info_span!("control")),
+            );
+        }
         tracker.close();
         tracing::info!(
             machines = config.machines,
@@ -143,7 +218,7 @@ impl PlantSim {
                     () = cancel.cancelled() => break,
                     _ = interval.tick() => {
                         plant.step();
-                        store.publish(&plant);
+                        store.publish_unless(&plant, |m| faults.is_frozen(m));
                         tracing::trace!(tick = plant.tick(), "plant stepped");
                     }
                 }
@@ -167,6 +242,8 @@ mod tests {
             listen: "127.0.0.1:0".parse().unwrap(),
             tick,
             map_out: None,
+            control: None,
+            faults: Vec::new(),
         }
     }
 

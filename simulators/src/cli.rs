@@ -33,6 +33,14 @@ pub struct Args {
     /// Write the register map (TOML) to this path once the listeners are bound.
     #[arg(long)]
     pub map_out: Option<PathBuf>,
+    /// Fault-injection control socket (line protocol, see `faults.rs`); its bound address
+    /// is printed in the ready line as `control=ADDR`.
+    #[arg(long)]
+    pub control: Option<SocketAddr>,
+    /// A fault applied at start, e.g. "exception 0 holding 10 1 2" (an exception-02 hole);
+    /// repeatable. Commands: delay, silence, disconnect, exception, freeze, clear.
+    #[arg(long = "fault")]
+    pub faults: Vec<String>,
     /// Log format on stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -56,6 +64,8 @@ impl Args {
             listen: self.listen,
             tick: self.tick,
             map_out: self.map_out.clone(),
+            control: self.control,
+            faults: self.faults.clone(),
         }
     }
 }

@@ -9,12 +9,16 @@
 //!   listener `i / 247`.
 //! - [`map_file`]: the generated register map, the contract with clients.
 //! - [`app`]: startup and run loop of the `plant-sim` binary ([`PlantSim`]).
+//! - [`faults`]: protocol-neutral fault injection per machine (delay, silence, disconnect,
+//!   exception ranges, freeze); [`control`]: the line-protocol socket that applies them.
 //!
 //! This crate deliberately does not depend on `protocols`: both sides agree
 //! through the map file, so a decoding bug cannot hide on both sides.
 
 pub mod app;
 pub mod cli;
+pub mod control;
+pub mod faults;
 pub mod logging;
 pub mod map_file;
 pub mod modbus;

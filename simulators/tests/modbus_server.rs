@@ -37,6 +37,8 @@ async fn start() -> Running {
         listen: "127.0.0.1:0".parse().unwrap(),
         tick: Duration::ZERO,
         map_out: None,
+        control: None,
+        faults: Vec::new(),
     };
     let sim = within("start", PlantSim::start(config)).await.unwrap();
     let addrs = sim.local_addrs().to_vec();

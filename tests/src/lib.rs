@@ -12,6 +12,8 @@
 //! - [`python`]: the Python peers (pymodbus, asyncua) in a venv, and `socat`.
 //! - [`agent_config`]: renders an edge-agent config from a plant-sim register map.
 //! - [`api`]: a small client for the aggregator's HTTP API with deadlines.
+//! - [`write_peer`]: the pymodbus server of the write and tool tests, which reports every
+//!   write request it receives.
 //! - [`stack`]: the whole stack (simulator, aggregator, agent) for one test.
 
 pub mod agent_config;
@@ -21,3 +23,4 @@ pub mod peers;
 pub mod process;
 pub mod python;
 pub mod stack;
+pub mod write_peer;

@@ -8,8 +8,11 @@
 //! - An exception-02 hole is learned: the tags around it stay good in few requests, the tag
 //!   in it goes bad with "illegal data address", and `check-config` shows the plan before
 //!   and after (printed; run with `--nocapture` to see it).
-//! - A dead unit id on a shared bus does not slow the 10 healthy units on it (printed: the
-//!   healthy units' poll rate with and without the dead unit).
+//! - A dead unit id on a shared bus (a serial line, an RTU-over-TCP or a Modbus TCP gateway) does not slow
+//!   the 10 healthy units on it (printed: the healthy units' poll rate with and without the
+//!   dead unit).
+//! - A pymodbus client reads plant-sim and checks every signal against the register map
+//!   file, an injected exception-02 hole, and faults set over the control socket.
 //!
 //! The agent publishes JSON batches to the shared Mosquitto (`SENTIA_TEST_MQTT`); the test
 //! subscribes and decodes them. Under `CI=true` a missing peer (venv, socat, Mosquitto) fails.
@@ -503,6 +506,51 @@ fn check_config(config: &Path) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_delay_spaces_the_requests_of_a_cycle() {
+    let test = "request_delay_spaces_the_requests_of_a_cycle";
+    let Some(mut rig) = Rig::new(test).await else {
+        return;
+    };
+    // Three tables, so three requests per cycle; points carry the time their request left.
+    let tags = [
+        ("c", "coil", "bool"),
+        ("h", "holding", "u16"),
+        ("i", "input", "u16"),
+    ];
+    let spec: Vec<_> = tags
+        .iter()
+        .map(|(_, reg, ty)| json!({"register": reg, "address": 0, "type": ty, "value": 1}))
+        .collect();
+    let port = rig
+        .peer(json!({"transport": "tcp", "units": {"1": {"tags": spec}}}))
+        .await;
+    let link = format!("protocol = \"modbus-tcp\"\nhost = \"127.0.0.1\"\nport = {port}");
+    let toml: Vec<String> = tags
+        .iter()
+        .map(|(n, reg, ty)| {
+            format!("{{ name = \"{n}\", register = \"{reg}\", address = 0, type = \"{ty}\" }}")
+        })
+        .collect();
+    let devices = device_toml("slow", &link, 1, "request_delay = \"150ms\"", &toml);
+    let config = rig.config(&devices, "1s");
+    rig.start_agent(&config);
+    let mut checked = 0;
+    while checked < 3 {
+        let b = rig.next_of("slow", Duration::from_secs(10)).await;
+        if !b.points.iter().all(|p| p.quality == Quality::Good) {
+            continue;
+        }
+        let mut ts: Vec<i64> = b.points.iter().map(|p| p.ts_ns).collect();
+        ts.sort_unstable();
+        for pair in ts.windows(2) {
+            let gap = Duration::from_nanos(u64::try_from(pair[1] - pair[0]).unwrap());
+            assert!(gap >= Duration::from_millis(150), "requests {gap:?} apart");
+        }
+        checked += 1;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exception_02_hole_is_learned_and_read_around() {
     let test = "exception_02_hole_is_learned_and_read_around";
     let Some(mut rig) = Rig::new(test).await else {
@@ -588,13 +636,16 @@ async fn exception_02_hole_is_learned_and_read_around() {
     println!("plan before hole learning:\n{before}\nplan after hole learning:\n{after}");
 }
 
-/// Good batches per second of each healthy unit over `window`, after a settling time.
-async fn healthy_rate(rig: &mut Rig, units: &[u8], window: Duration) -> f64 {
+/// Good batches per second of each healthy unit over `window`, after a settling time, and
+/// the quality reasons seen on the other units' points.
+async fn healthy_rate(rig: &mut Rig, units: &[u8], window: Duration) -> (f64, Vec<String>) {
     let settle = Instant::now() + Duration::from_secs(3);
     while Instant::now() < settle {
         let _ = tokio::time::timeout(Duration::from_millis(100), rig.batches.recv()).await;
     }
     let mut counts: HashMap<String, u32> = HashMap::new();
+    let mut others = Vec::new();
+    let healthy: Vec<String> = units.iter().map(|u| format!("u{u}")).collect();
     let end = Instant::now() + window;
     while let Ok(Some(b)) = tokio::time::timeout(
         end.saturating_duration_since(Instant::now()),
@@ -602,10 +653,14 @@ async fn healthy_rate(rig: &mut Rig, units: &[u8], window: Duration) -> f64 {
     )
     .await
     {
-        if b.points.iter().all(|p| p.quality == Quality::Good) {
-            *counts
-                .entry(b.asset.as_str().rsplit('/').next().unwrap().to_owned())
-                .or_default() += 1;
+        let unit = b.asset.as_str().rsplit('/').next().unwrap().to_owned();
+        if !healthy.contains(&unit) {
+            others.extend(b.points.iter().filter_map(|p| match &p.quality {
+                Quality::Bad(r) => Some(r.clone()),
+                _ => None,
+            }));
+        } else if b.points.iter().all(|p| p.quality == Quality::Good) {
+            *counts.entry(unit).or_default() += 1;
         }
         if Instant::now() >= end {
             break;
@@ -617,10 +672,18 @@ async fn healthy_rate(rig: &mut Rig, units: &[u8], window: Duration) -> f64 {
             f64::from(counts.get(&format!("u{u}")).copied().unwrap_or(0)) / window.as_secs_f64()
         })
         .collect();
-    per_unit.iter().sum::<f64>() / per_unit.len() as f64
+    (per_unit.iter().sum::<f64>() / per_unit.len() as f64, others)
 }
 
-async fn bus_rate(test: &str, dead: bool) -> Option<f64> {
+/// The dead unit on the bus: none, behind its circuit breaker, or without one.
+#[derive(Clone, Copy, PartialEq)]
+enum Dead {
+    No,
+    WithBreaker,
+    WithoutBreaker,
+}
+
+async fn bus_rate(test: &str, transport: &str, dead: Dead) -> Option<f64> {
     let mut rig = Rig::new(test).await?;
     let healthy: Vec<u8> = (1..=10).collect();
     let units: serde_json::Map<String, serde_json::Value> = healthy
@@ -630,42 +693,70 @@ async fn bus_rate(test: &str, dead: bool) -> Option<f64> {
             (u.to_string(), json!({"tags": [tag]}))
         })
         .collect();
-    let port = rig
-        .peer(json!({"transport": "rtu-over-tcp", "units": units}))
+    let link = if transport == "rtu" {
+        let (server_end, agent_end) = rig.pty_pair(test).await?;
+        rig.peer(json!({
+            "transport": "rtu",
+            "serial": {"port": server_end, "baudrate": 115200, "parity": "N", "stopbits": 1},
+            "units": units,
+        }))
         .await;
-    let link = format!("protocol = \"modbus-rtu-over-tcp\"\nhost = \"127.0.0.1\"\nport = {port}");
+        format!(
+            "protocol = \"modbus-rtu\"\nport = \"{agent_end}\"\nbaud_rate = 115200\nparity = \"none\""
+        )
+    } else if transport == "tcp" {
+        // A Modbus TCP gateway: the devices share its connection only when asked to.
+        let port = rig.peer(json!({"transport": "tcp", "units": units})).await;
+        format!(
+            "protocol = \"modbus-tcp\"\nhost = \"127.0.0.1\"\nport = {port}\nshare_connection = true"
+        )
+    } else {
+        let port = rig
+            .peer(json!({"transport": transport, "units": units}))
+            .await;
+        format!("protocol = \"modbus-rtu-over-tcp\"\nhost = \"127.0.0.1\"\nport = {port}")
+    };
     let tag = ["{ name = \"v\", register = \"holding\", address = 0, type = \"u16\" }".to_owned()];
     let mut devices: String = healthy
         .iter()
         .map(|u| device_toml(&format!("u{u}"), &link, *u, "", &tag))
         .collect();
-    if dead {
-        devices += &device_toml("u11", &link, 11, "", &tag);
+    match dead {
+        Dead::No => {}
+        Dead::WithBreaker => devices += &device_toml("u11", &link, 11, "", &tag),
+        Dead::WithoutBreaker => {
+            devices += &device_toml("u11", &link, 11, "breaker_timeouts = 0", &tag);
+        }
     }
     let config = rig.config(&devices, "100ms");
     rig.start_agent(&config);
-    let rate = healthy_rate(&mut rig, &healthy, Duration::from_secs(8)).await;
-    if dead {
+    let (rate, reasons) = healthy_rate(&mut rig, &healthy, Duration::from_secs(8)).await;
+    if dead == Dead::WithBreaker {
         assert!(
             rig.logs().contains("circuit open"),
             "the dead unit's circuit never opened\n{}",
             rig.logs()
         );
+        // The dead unit keeps publishing, bad with the breaker's reason.
+        assert!(
+            reasons
+                .iter()
+                .any(|r| r.starts_with("unit 11 not answering; circuit open, next probe in")),
+            "{reasons:?}"
+        );
     }
     Some(rate)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_dead_unit_does_not_slow_the_others_on_its_bus() {
-    let test = "a_dead_unit_does_not_slow_the_others_on_its_bus";
-    let Some(baseline) = bus_rate(test, false).await else {
+async fn dead_unit_on(test: &str, transport: &str) {
+    let Some(baseline) = bus_rate(test, transport, Dead::No).await else {
         return;
     };
-    let Some(with_dead) = bus_rate(test, true).await else {
+    let Some(with_dead) = bus_rate(test, transport, Dead::WithBreaker).await else {
         return;
     };
     println!(
-        "RTU-over-TCP bus, 10 healthy units polled every 100ms (timeout 300ms): \
+        "{transport} bus, 10 healthy units polled every 100ms (timeout 300ms): \
          {baseline:.2} polls/s per unit alone, {with_dead:.2} polls/s per unit with a dead unit 11"
     );
     assert!(baseline > 5.0, "baseline {baseline:.2}/s");
@@ -673,4 +764,174 @@ async fn a_dead_unit_does_not_slow_the_others_on_its_bus() {
         with_dead >= 0.8 * baseline,
         "with a dead unit {with_dead:.2}/s vs {baseline:.2}/s alone"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_unit_does_not_slow_the_others_on_an_rtu_over_tcp_gateway() {
+    let test = "a_dead_unit_does_not_slow_the_others_on_an_rtu_over_tcp_gateway";
+    dead_unit_on(test, "rtu-over-tcp").await;
+    // The reference: the same dead unit with its breaker off holds the bus for a timeout on
+    // every poll, and the healthy units pay for it.
+    let Some(without) = bus_rate(test, "rtu-over-tcp", Dead::WithoutBreaker).await else {
+        return;
+    };
+    let Some(with) = bus_rate(test, "rtu-over-tcp", Dead::WithBreaker).await else {
+        return;
+    };
+    println!(
+        "rtu-over-tcp bus, dead unit 11: {with:.2} polls/s per healthy unit with its circuit \
+         breaker, {without:.2} with breaker_timeouts = 0"
+    );
+    assert!(
+        without < 0.8 * with,
+        "{without:.2}/s without vs {with:.2}/s with"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_unit_does_not_slow_the_others_behind_a_shared_tcp_gateway() {
+    let test = "a_dead_unit_does_not_slow_the_others_behind_a_shared_tcp_gateway";
+    dead_unit_on(test, "tcp").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_unit_does_not_slow_the_others_on_a_serial_line() {
+    dead_unit_on(
+        "a_dead_unit_does_not_slow_the_others_on_a_serial_line",
+        "rtu",
+    )
+    .await;
+}
+
+/// One read from a fresh connection, with a timeout: `None` when nothing came back.
+async fn read_unit(addr: std::net::SocketAddr, unit: u8) -> Option<Vec<u16>> {
+    use tokio_modbus::client::Reader;
+    let mut ctx = tokio_modbus::client::tcp::connect_slave(addr, tokio_modbus::Slave(unit))
+        .await
+        .ok()?;
+    let reply = tokio::time::timeout(Duration::from_millis(500), ctx.read_input_registers(0, 1))
+        .await
+        .ok()?;
+    reply.ok()?.ok()
+}
+
+async fn control(stream: &mut tokio::io::BufStream<tokio::net::TcpStream>, line: &str) -> String {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    stream
+        .write_all(format!("{line}\n").as_bytes())
+        .await
+        .unwrap();
+    stream.flush().await.unwrap();
+    let mut reply = String::new();
+    tokio::time::timeout(Duration::from_secs(5), stream.read_line(&mut reply))
+        .await
+        .unwrap()
+        .unwrap();
+    reply.trim().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pymodbus_client_reads_plant_sim_as_its_map_says() {
+    let test = "pymodbus_client_reads_plant_sim_as_its_map_says";
+    let Some(py) = peers::require(test, "pymodbus venv", python::python(&["pymodbus"])) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let map_path = dir.path().join("map.toml");
+    let sim = Proc::spawn(
+        &bins::path(bins::PLANT_SIM),
+        &[
+            "--machines",
+            "6",
+            "--seed",
+            "7",
+            "--listen",
+            "127.0.0.1:0",
+            "--tick",
+            "0s",
+            "--map-out",
+            &map_path.to_string_lossy(),
+            "--control",
+            "127.0.0.1:0",
+            "--fault",
+            "exception 0 holding 500 2 2",
+        ],
+        dir.path(),
+        "plant-sim",
+        Duration::from_secs(30),
+    )
+    .await
+    .unwrap();
+    let map = simulators::read_map(&map_path).unwrap();
+    let plant = simulators::Plant::new(map.seed, map.machines).unwrap();
+    let mut expected = serde_json::Map::new();
+    for (i, m) in map.entries.iter().enumerate() {
+        let signals: serde_json::Map<String, serde_json::Value> = m
+            .signals
+            .iter()
+            .map(|s| {
+                let v = match plant.engineering_value(i, &s.name).unwrap() {
+                    simulators::EngValue::Bool(b) => json!(b),
+                    simulators::EngValue::Int(n) => json!(n),
+                    simulators::EngValue::Float(f) => json!(f),
+                };
+                (s.name.clone(), v)
+            })
+            .collect();
+        expected.insert(m.id.clone(), signals.into());
+    }
+    let expected_path = dir.path().join("expected.json");
+    std::fs::write(
+        &expected_path,
+        serde_json::Value::from(expected).to_string(),
+    )
+    .unwrap();
+    let out = tokio::time::timeout(
+        Duration::from_secs(60),
+        tokio::process::Command::new(&py)
+            .arg(python::script("modbus_client_check.py"))
+            .arg(&map_path)
+            .arg(&expected_path)
+            // The injected hole on machine 0 (unit 1), and a read outside the bank.
+            .args(["1:holding:500:2", "1:holding:512:2"])
+            .output(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        sim.log()
+    );
+    println!("{test}: {}", stdout.trim());
+
+    // Faults on demand over the control socket: a silent unit, then cleared.
+    let modbus: std::net::SocketAddr = sim.ready_value("modbus").unwrap().parse().unwrap();
+    let control_addr = sim.ready_value("control").unwrap().to_owned();
+    let mut ctl =
+        tokio::io::BufStream::new(tokio::net::TcpStream::connect(&control_addr).await.unwrap());
+    assert!(read_unit(modbus, 2).await.is_some());
+    assert_eq!(control(&mut ctl, "silence 1").await, "ok");
+    assert_eq!(read_unit(modbus, 2).await, None, "unit 2 still answers");
+    assert!(
+        read_unit(modbus, 1).await.is_some(),
+        "unit 1 stopped answering"
+    );
+    assert!(
+        control(&mut ctl, "silence 99")
+            .await
+            .starts_with("error no machine 99")
+    );
+    assert!(
+        control(&mut ctl, "explode 1")
+            .await
+            .starts_with("error unknown command")
+    );
+    assert_eq!(control(&mut ctl, "disconnect 0").await, "ok");
+    assert_eq!(read_unit(modbus, 3).await, None, "listener still accepts");
+    assert_eq!(control(&mut ctl, "clear all").await, "ok");
+    assert!(read_unit(modbus, 2).await.is_some(), "unit 2 not back");
 }

@@ -15,16 +15,74 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::extract::State;
 use protocols::model::{AssetPath, now_ns};
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
 
-use super::{ApiError, ApiState};
+use super::ApiState;
 use crate::assets::summarize;
 use crate::store::TagRecord;
 
 type Tree<'a> =
     BTreeMap<String, BTreeMap<String, BTreeMap<String, BTreeMap<AssetPath, Vec<&'a TagRecord>>>>>;
 
-pub(crate) async fn assets(State(s): State<ApiState>) -> Result<Json<Value>, ApiError> {
+/// A site with its areas.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SiteNode {
+    /// Site name.
+    name: String,
+    /// Its areas, sorted by name.
+    areas: Vec<AreaNode>,
+}
+
+/// An area with its lines.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct AreaNode {
+    /// Area name.
+    name: String,
+    /// Its lines, sorted by name.
+    lines: Vec<LineNode>,
+}
+
+/// A line with its assets.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct LineNode {
+    /// Line name.
+    name: String,
+    /// Its assets, sorted by id.
+    assets: Vec<AssetNode>,
+}
+
+/// One asset and its status.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct AssetNode {
+    /// `site/area/line/asset`.
+    #[schema(example = "demo/hall-1/line-1/motor-01")]
+    id: String,
+    /// Last id segment.
+    name: String,
+    /// `running`, `stopped`, `online`, `offline` or `stale` (rules in `assets.rs`).
+    status: &'static str,
+    /// Known tags.
+    tag_count: usize,
+    /// Tags whose latest value is bad.
+    bad_tags: usize,
+    /// Tags whose latest value is stale.
+    stale_tags: usize,
+    /// Newest receive time of any of its values (ns).
+    last_update_ns: Option<i64>,
+}
+
+/// The asset tree.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct AssetsBody {
+    /// Sites, sorted by name.
+    sites: Vec<SiteNode>,
+}
+
+/// The site → area → line → asset tree with each asset's status.
+#[utoipa::path(get, path = "/api/v1/assets", tag = "data",
+    responses((status = 200, description = "Asset tree", body = AssetsBody)))]
+pub(crate) async fn assets(State(s): State<ApiState>) -> Json<AssetsBody> {
     let tags = s.directory.tags(None);
     let latest = s.cache.snapshot();
     let now = now_ns();
@@ -41,40 +99,38 @@ pub(crate) async fn assets(State(s): State<ApiState>) -> Result<Json<Value>, Api
             .or_default()
             .push(t);
     }
-    let node =
-        |name: String, key: &str, children: Vec<Value>| json!({ "name": name, key: children });
     let sites = tree
         .into_iter()
-        .map(|(site, areas)| {
-            let areas = areas
+        .map(|(site, areas)| SiteNode {
+            name: site,
+            areas: areas
                 .into_iter()
-                .map(|(area, lines)| {
-                    let lines = lines
+                .map(|(area, lines)| AreaNode {
+                    name: area,
+                    lines: lines
                         .into_iter()
-                        .map(|(line, assets)| {
-                            let assets = assets
+                        .map(|(line, assets)| LineNode {
+                            name: line,
+                            assets: assets
                                 .into_iter()
                                 .map(|(asset, tags)| {
                                     let sum = summarize(&tags, &latest, &s.stale, now);
-                                    json!({
-                                        "id": asset.as_str(),
-                                        "name": asset.name(),
-                                        "status": sum.status.as_str(),
-                                        "tag_count": sum.tag_count,
-                                        "bad_tags": sum.bad_tags,
-                                        "stale_tags": sum.stale_tags,
-                                        "last_update_ns": sum.last_update_ns,
-                                    })
+                                    AssetNode {
+                                        name: asset.name().to_owned(),
+                                        id: asset.to_string(),
+                                        status: sum.status.as_str(),
+                                        tag_count: sum.tag_count,
+                                        bad_tags: sum.bad_tags,
+                                        stale_tags: sum.stale_tags,
+                                        last_update_ns: sum.last_update_ns,
+                                    }
                                 })
-                                .collect();
-                            node(line, "assets", assets)
+                                .collect(),
                         })
-                        .collect();
-                    node(area, "lines", lines)
+                        .collect(),
                 })
-                .collect();
-            node(site, "areas", areas)
+                .collect(),
         })
-        .collect::<Vec<_>>();
-    Ok(Json(json!({ "sites": sites })))
+        .collect();
+    Json(AssetsBody { sites })
 }

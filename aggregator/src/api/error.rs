@@ -6,7 +6,6 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 use crate::store::StoreError;
 
@@ -31,6 +30,22 @@ pub(crate) enum ApiError {
     /// A capacity limit is reached (503); the message says which.
     #[error("{0}")]
     Unavailable(String),
+}
+
+/// The error answer: `{"error": {"code": .., "message": ..}}`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct ErrorBody {
+    error: ErrorDetail,
+}
+
+/// What went wrong.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct ErrorDetail {
+    /// `bad_request`, `not_found`, `internal`, `timeout` or `unavailable`.
+    #[schema(example = "not_found")]
+    code: &'static str,
+    /// For people: what was wrong and, where possible, how to fix the request.
+    message: String,
 }
 
 impl ApiError {
@@ -60,7 +75,9 @@ impl IntoResponse for ApiError {
             tracing::debug!(error = %self, status = status.as_u16(), "API request rejected");
             self.to_string()
         };
-        let body = json!({ "error": { "code": code, "message": message } });
+        let body = ErrorBody {
+            error: ErrorDetail { code, message },
+        };
         (status, Json(body)).into_response()
     }
 }

@@ -12,13 +12,40 @@ use std::time::{Duration, Instant};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde_json::{Value, json};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::ApiState;
 
 const PING_TIMEOUT: Duration = Duration::from_secs(2);
 
-pub(crate) async fn health(State(s): State<ApiState>) -> (StatusCode, Json<Value>) {
+/// The health answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct HealthBody {
+    /// `ok` or `degraded`.
+    #[schema(example = "ok")]
+    status: &'static str,
+    /// Aggregator version.
+    version: &'static str,
+    /// Storage backend: `sqlite` or `postgres`.
+    storage: &'static str,
+    /// `embedded` or `external`.
+    broker: &'static str,
+    /// `ok` or `down`.
+    ingest: &'static str,
+    /// Whether the MQTT connection is up now.
+    broker_connected: bool,
+    /// Seconds since start.
+    uptime_s: u64,
+}
+
+/// Service health (503 when degraded).
+#[utoipa::path(get, path = "/api/v1/health", tag = "service",
+    responses(
+        (status = 200, description = "Storage, ingest and broker are fine", body = HealthBody),
+        (status = 503, description = "Degraded: storage ping failed, ingest down or broker gone for more than 30 s", body = HealthBody),
+    ))]
+pub(crate) async fn health(State(s): State<ApiState>) -> (StatusCode, Json<HealthBody>) {
     let ok = match tokio::time::timeout(PING_TIMEOUT, s.store.ping()).await {
         Ok(Ok(())) => true,
         Ok(Err(e)) => {
@@ -32,15 +59,15 @@ pub(crate) async fn health(State(s): State<ApiState>) -> (StatusCode, Json<Value
     };
     let ingest = s.ingest.view(Instant::now());
     let ok = ok && ingest.ok();
-    let body = json!({
-        "status": if ok { "ok" } else { "degraded" },
-        "version": env!("CARGO_PKG_VERSION"),
-        "storage": s.store.backend_name(),
-        "broker": s.broker_kind,
-        "ingest": if ingest.ingest_ok { "ok" } else { "down" },
-        "broker_connected": ingest.broker_connected,
-        "uptime_s": s.started.elapsed().as_secs(),
-    });
+    let body = HealthBody {
+        status: if ok { "ok" } else { "degraded" },
+        version: env!("CARGO_PKG_VERSION"),
+        storage: s.store.backend_name(),
+        broker: s.broker_kind,
+        ingest: if ingest.ingest_ok { "ok" } else { "down" },
+        broker_connected: ingest.broker_connected,
+        uptime_s: s.started.elapsed().as_secs(),
+    };
     let code = if ok {
         StatusCode::OK
     } else {
@@ -53,6 +80,8 @@ pub(crate) async fn health(State(s): State<ApiState>) -> (StatusCode, Json<Value
 #[allow(clippy::unwrap_used)]
 mod tests {
     use std::sync::Arc;
+
+    use serde_json::json;
 
     use super::*;
     use crate::config::StorageTarget;
@@ -79,13 +108,18 @@ mod tests {
             ingest: connected(),
             stale: StaleRule::default(),
         };
-        let (code, Json(body)) = health(State(state.clone())).await;
+        let (code, body) = call(state.clone()).await;
         assert_eq!((code, &body["status"]), (StatusCode::OK, &json!("ok")));
         store.close().await;
-        let (code, Json(body)) = health(State(state)).await;
+        let (code, body) = call(state).await;
         assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(body["status"], "degraded");
         assert_eq!(body["storage"], "sqlite");
+    }
+
+    async fn call(state: ApiState) -> (StatusCode, serde_json::Value) {
+        let (code, Json(body)) = health(State(state)).await;
+        (code, serde_json::to_value(body).unwrap())
     }
 
     fn connected() -> Arc<IngestHealth> {
@@ -114,7 +148,7 @@ mod tests {
             stale: StaleRule::default(),
         };
         let h = connected();
-        let (code, Json(body)) = health(State(state(h.clone()))).await;
+        let (code, body) = call(state(h.clone())).await;
         assert_eq!(code, StatusCode::OK);
         assert_eq!(
             (&body["ingest"], &body["broker_connected"]),
@@ -122,7 +156,7 @@ mod tests {
         );
 
         h.subscription_refused(true);
-        let (code, Json(body)) = health(State(state(h.clone()))).await;
+        let (code, body) = call(state(h.clone())).await;
         assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(
             (&body["status"], &body["ingest"]),
@@ -132,14 +166,14 @@ mod tests {
 
         // A short outage is fine; a long one degrades.
         h.disconnected(Instant::now());
-        let (code, Json(body)) = health(State(state(h.clone()))).await;
+        let (code, body) = call(state(h.clone())).await;
         assert_eq!(
             (code, &body["broker_connected"]),
             (StatusCode::OK, &json!(false))
         );
         let long_ago = Instant::now().checked_sub(Duration::from_secs(31)).unwrap();
         let gone = Arc::new(IngestHealth::new(long_ago));
-        let (code, Json(body)) = health(State(state(gone))).await;
+        let (code, body) = call(state(gone)).await;
         assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(
             (&body["ingest"], &body["broker_connected"]),
@@ -148,7 +182,7 @@ mod tests {
 
         // A stopped task.
         drop(h.task_guard());
-        let (code, Json(body)) = health(State(state(h))).await;
+        let (code, body) = call(state(h)).await;
         assert_eq!(
             (code, &body["ingest"]),
             (StatusCode::SERVICE_UNAVAILABLE, &json!("down"))

@@ -13,12 +13,13 @@
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
+use axum::response::{IntoResponse, Response};
 use protocols::model::{TagId, now_ns};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::time::parse_time;
-use super::value::value_json;
+use super::value::ValueRef;
 use super::{ApiError, ApiState};
 use crate::store::{History, MAX_TS_NS};
 
@@ -37,10 +38,84 @@ pub(crate) struct HistoryQuery {
     max_points: Option<String>,
 }
 
+/// One stored point.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct RawPoint<'a> {
+    /// Source timestamp (ns).
+    ts_ns: i64,
+    /// Number, bool, string or `null`.
+    #[schema(value_type = serde_json::Value)]
+    value: ValueRef<'a>,
+    /// `good`, `uncertain` or `bad`.
+    quality: &'static str,
+}
+
+/// One bucket of good numeric points.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct BucketBody {
+    /// First timestamp covered (ns).
+    start_ns: i64,
+    /// End (exclusive, ns).
+    end_ns: i64,
+    /// Points aggregated.
+    count: u64,
+    /// Smallest value.
+    min: f64,
+    /// Largest value.
+    max: f64,
+    /// Mean value.
+    avg: f64,
+    /// Value of the newest point.
+    last: f64,
+}
+
+/// The history answer: raw points when few enough, else buckets.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub(crate) enum HistoryBody<'a> {
+    /// Every point in the range.
+    Raw {
+        /// The tag.
+        tag: &'a str,
+        /// Range start (ns, inclusive).
+        from_ns: i64,
+        /// Range end (ns, exclusive).
+        to_ns: i64,
+        /// Oldest first.
+        points: Vec<RawPoint<'a>>,
+    },
+    /// Aggregated buckets of `bucket_ns`, empty ones omitted.
+    Buckets {
+        /// The tag.
+        tag: &'a str,
+        /// Range start (ns, inclusive).
+        from_ns: i64,
+        /// Range end (ns, exclusive).
+        to_ns: i64,
+        /// `ceil((to - from) / max_points)`.
+        bucket_ns: i64,
+        /// Oldest first.
+        buckets: Vec<BucketBody>,
+    },
+}
+
+/// Points of one tag in `[from, to)`.
+#[utoipa::path(get, path = "/api/v1/history", tag = "data",
+    params(
+        ("tag" = String, Query, description = "Tag id `site/area/line/asset/name`"),
+        ("from" = Option<String>, Query, description = "Start: ns since the epoch or RFC 3339 (default: `to` - 1 h)"),
+        ("to" = Option<String>, Query, description = "End (exclusive): ns since the epoch or RFC 3339 (default: now)"),
+        ("max_points" = Option<u32>, Query, description = "1..=100000, default 1000: more points than this come as buckets"),
+    ),
+    responses(
+        (status = 200, description = "Raw points or buckets", body = HistoryBody),
+        (status = 400, description = "A parameter is missing, malformed or out of range (named in the message)", body = super::error::ErrorBody),
+        (status = 404, description = "Unknown tag", body = super::error::ErrorBody),
+    ))]
 pub(crate) async fn history(
     State(s): State<ApiState>,
     query: Result<Query<HistoryQuery>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let Query(q) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let bad = |field: &str, msg: String| ApiError::BadRequest(format!("{field}: {msg}"));
     let tag = q
@@ -91,34 +166,38 @@ pub(crate) async fn history(
         .history(&tag, from, to, max_points)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("unknown tag '{tag}'")))?;
-    let body = match history {
-        History::Raw(points) => json!({
-            "tag": tag.as_str(),
-            "from_ns": from,
-            "to_ns": to,
-            "mode": "raw",
-            "points": points.iter().map(|p| json!({
-                "ts_ns": p.ts_ns,
-                "value": value_json(p.value.as_ref()),
-                "quality": p.quality.level().as_str(),
-            })).collect::<Vec<_>>(),
-        }),
-        History::Buckets { width_ns, buckets } => json!({
-            "tag": tag.as_str(),
-            "from_ns": from,
-            "to_ns": to,
-            "mode": "buckets",
-            "bucket_ns": width_ns,
-            "buckets": buckets.iter().map(|b| json!({
-                "start_ns": b.start_ns,
-                "end_ns": b.end_ns,
-                "count": b.count,
-                "min": b.min,
-                "max": b.max,
-                "avg": b.avg,
-                "last": b.last,
-            })).collect::<Vec<_>>(),
-        }),
+    let body = match &history {
+        History::Raw(points) => HistoryBody::Raw {
+            tag: tag.as_str(),
+            from_ns: from,
+            to_ns: to,
+            points: points
+                .iter()
+                .map(|p| RawPoint {
+                    ts_ns: p.ts_ns,
+                    value: ValueRef(p.value.as_ref()),
+                    quality: p.quality.level().as_str(),
+                })
+                .collect(),
+        },
+        History::Buckets { width_ns, buckets } => HistoryBody::Buckets {
+            tag: tag.as_str(),
+            from_ns: from,
+            to_ns: to,
+            bucket_ns: *width_ns,
+            buckets: buckets
+                .iter()
+                .map(|b| BucketBody {
+                    start_ns: b.start_ns,
+                    end_ns: b.end_ns,
+                    count: b.count,
+                    min: b.min,
+                    max: b.max,
+                    avg: b.avg,
+                    last: b.last,
+                })
+                .collect(),
+        },
     };
-    Ok(Json(body))
+    Ok(Json(body).into_response())
 }

@@ -31,6 +31,17 @@ pub(crate) struct LatestQuery {
     asset: Option<String>,
 }
 
+/// Latest values from memory: by tag list (in the given order) or by asset (sorted).
+#[utoipa::path(get, path = "/api/v1/latest", tag = "data",
+    params(
+        ("tags" = Option<String>, Query, description = "Comma-separated tag ids (exactly one of tags and asset)"),
+        ("asset" = Option<String>, Query, description = "Asset id `site/area/line/asset`"),
+    ),
+    responses(
+        (status = 200, description = "Latest values; tags without any value yet are left out", body = Vec<ValueEntry>),
+        (status = 400, description = "Neither or both of tags and asset, or a malformed id", body = super::error::ErrorBody),
+        (status = 404, description = "Unknown tag(s) or asset, named in the message", body = super::error::ErrorBody),
+    ))]
 pub(crate) async fn latest(
     State(s): State<ApiState>,
     query: Result<Query<LatestQuery>, QueryRejection>,

@@ -44,23 +44,40 @@ pub(crate) const MAX_LIVE_CLIENTS: usize = 256;
 /// WebSocket close code "policy violation", used for too-slow clients.
 const CLOSE_POLICY: u16 = 1008;
 
-#[derive(Debug, Deserialize)]
+/// What a live client sends (JSON text frame).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-enum ClientRequest {
+pub(crate) enum ClientRequest {
+    /// Adds tags and assets; answered by `subscribed` and a `values` snapshot.
     Subscribe {
+        /// Tag ids.
         #[serde(default)]
         tags: Vec<String>,
+        /// Asset ids (every tag of the asset, also ones added later).
         #[serde(default)]
         assets: Vec<String>,
     },
+    /// Removes tags and assets.
     Unsubscribe {
+        /// Tag ids.
         #[serde(default)]
         tags: Vec<String>,
+        /// Asset ids.
         #[serde(default)]
         assets: Vec<String>,
     },
 }
 
+/// WebSocket of live values (see the `ClientRequest` and `ValuesFrame` schemas).
+#[utoipa::path(get, path = "/api/v1/live", tag = "live",
+    description = "Upgrade to a WebSocket. Send `ClientRequest` frames; receive `{\"type\":\"subscribed\"}`, \
+        `ValuesFrame`s (a snapshot after each subscribe, then values as they are stored) and \
+        `{\"type\":\"error\",\"message\"}`. A client that does not take a frame within 5 s is closed \
+        with code 1008 and a reason starting with `too slow`.",
+    responses(
+        (status = 101, description = "Switching to the WebSocket protocol"),
+        (status = 503, description = "Too many live clients", body = super::error::ErrorBody),
+    ))]
 pub(crate) async fn live(
     State(s): State<ApiState>,
     ws: WebSocketUpgrade,
@@ -217,12 +234,16 @@ fn parse_ids<T, E: std::fmt::Display>(
 }
 
 /// A `values` frame, serialized straight from the entries.
-#[derive(Serialize)]
-struct ValuesFrame<'a> {
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct ValuesFrame<'a> {
+    /// Always `values`.
     #[serde(rename = "type")]
     kind: &'static str,
+    /// True for the current values sent right after a subscribe.
     snapshot: bool,
+    /// Older updates of these tags replaced by newer ones before the client took them.
     coalesced: u64,
+    /// One entry per tag (its newest value), sorted by tag.
     values: Vec<ValueEntry<'a>>,
 }
 

@@ -8,6 +8,10 @@ use super::{ApiError, ApiState};
 
 const CONTENT_TYPE_OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
+/// Prometheus / OpenMetrics text.
+#[utoipa::path(get, path = "/metrics", tag = "service",
+    responses((status = 200, description = "Counters, gauges and histograms in the OpenMetrics text format",
+        content_type = "application/openmetrics-text", body = String)))]
 pub(crate) async fn metrics(State(s): State<ApiState>) -> Result<impl IntoResponse, ApiError> {
     let text = s
         .metrics

@@ -9,6 +9,8 @@
 //! | `GET /api/v1/history?tag=ID&from=&to=&max_points=` | raw points or buckets |
 //! | `GET /api/v1/agents` | edge agents' presence and sequence gaps |
 //! | `GET /api/v1/live` | WebSocket: subscribed tags' values as they are stored (`live.rs`) |
+//! | `GET /api/v1/openapi.json` | this table as an OpenAPI 3 document (`openapi.rs`) |
+//! | `GET /api/v1/docs` | the same as an HTML page |
 //! | `GET /metrics` | Prometheus / OpenMetrics text |
 //!
 //! The same router serves the web dashboard (`/`, `/asset.html`, `/ui/...`;
@@ -29,6 +31,7 @@ mod history;
 mod latest;
 mod live;
 mod metrics;
+mod openapi;
 mod tags;
 mod time;
 mod value;
@@ -67,8 +70,26 @@ pub const PATH_HISTORY: &str = "/api/v1/history";
 pub const PATH_AGENTS: &str = "/api/v1/agents";
 /// Route of the live WebSocket.
 pub const PATH_LIVE: &str = "/api/v1/live";
+/// Route of the OpenAPI document.
+pub const PATH_OPENAPI: &str = "/api/v1/openapi.json";
+/// Route of the HTML API documentation.
+pub const PATH_DOCS: &str = "/api/v1/docs";
 /// Route of Prometheus metrics.
 pub const PATH_METRICS: &str = "/metrics";
+
+/// Every route; the OpenAPI document must describe exactly these.
+pub const ROUTES: &[&str] = &[
+    PATH_HEALTH,
+    PATH_ASSETS,
+    PATH_TAGS,
+    PATH_LATEST,
+    PATH_HISTORY,
+    PATH_AGENTS,
+    PATH_LIVE,
+    PATH_OPENAPI,
+    PATH_DOCS,
+    PATH_METRICS,
+];
 
 /// Requests handled at once; more wait (within their timeout) for a slot.
 pub const MAX_CONCURRENT_REQUESTS: usize = 64;
@@ -107,6 +128,8 @@ pub(crate) fn router(state: ApiState, request_timeout: Duration) -> Router {
         .route(PATH_HISTORY, get(history::history))
         .route(PATH_AGENTS, get(agents::agents))
         .route(PATH_METRICS, get(metrics::metrics))
+        .route(PATH_OPENAPI, get(openapi::openapi_json))
+        .route(PATH_DOCS, get(openapi::docs))
         .merge(crate::web::routes())
         .fallback(not_found)
         .with_state(state)

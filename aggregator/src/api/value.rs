@@ -3,20 +3,8 @@
 
 use protocols::model::{TagId, Value};
 use serde::{Serialize, Serializer};
-use serde_json::{Number, Value as Json};
 
 use crate::cache::LatestValue;
-
-pub(crate) fn value_json(v: Option<&Value>) -> Json {
-    match v {
-        None => Json::Null,
-        Some(Value::Bool(b)) => Json::Bool(*b),
-        Some(Value::Int(i)) => Json::from(*i),
-        Some(Value::UInt(u)) => Json::from(*u),
-        Some(Value::Float(f)) => Number::from_f64(*f).map_or(Json::Null, Json::Number),
-        Some(Value::Text(s)) => Json::String(s.clone()),
-    }
-}
 
 /// A value serialized as [`value_json`] would build it, without the intermediate tree.
 #[derive(Debug, Clone, Copy)]
@@ -39,15 +27,24 @@ impl Serialize for ValueRef<'_> {
 /// One latest value as `/latest` and `/live` show it; `stale` only in `/latest`.
 /// Serialized directly (no `serde_json::Value` tree): `/latest` of a 1000-tag asset is
 /// dominated by this.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(crate) struct ValueEntry<'a> {
+    /// Tag id.
     tag: &'a str,
+    /// Number, bool, string, or `null` (no value, e.g. a bad-quality point).
+    #[schema(value_type = serde_json::Value)]
     value: ValueRef<'a>,
+    /// `bool`, `int`, `uint`, `float` or `text`; `null` without a value.
     value_type: Option<&'static str>,
+    /// `good`, `uncertain` or `bad`.
     quality: &'static str,
+    /// Why the quality is not good (device exception, timeout, ...).
     reason: Option<&'a str>,
+    /// When the source sampled it (ns since the epoch).
     source_ts_ns: i64,
+    /// When the aggregator received it (ns since the epoch).
     receive_ts_ns: i64,
+    /// `/latest` only: not refreshed within the staleness rule's time.
     #[serde(skip_serializing_if = "Option::is_none")]
     stale: Option<bool>,
 }
@@ -70,9 +67,21 @@ impl<'a> ValueEntry<'a> {
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use serde_json::json;
+    use serde_json::{Number, Value as Json, json};
 
     use super::*;
+
+    /// The reference: a `serde_json::Value` built by hand.
+    fn value_json(v: Option<&Value>) -> Json {
+        match v {
+            None => Json::Null,
+            Some(Value::Bool(b)) => Json::Bool(*b),
+            Some(Value::Int(i)) => Json::from(*i),
+            Some(Value::UInt(u)) => Json::from(*u),
+            Some(Value::Float(f)) => Number::from_f64(*f).map_or(Json::Null, Json::Number),
+            Some(Value::Text(s)) => Json::String(s.clone()),
+        }
+    }
 
     #[test]
     fn keeps_json_types() {

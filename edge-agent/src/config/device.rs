@@ -38,6 +38,8 @@ const PROTOCOLS: [&str; 3] = [MODBUS_TCP, MODBUS_RTU, MODBUS_RTU_OVER_TCP];
 const DEFAULT_BAUD_RATE: u32 = 19_200;
 const DEFAULT_DATA_BITS: u8 = 8;
 const DEFAULT_STOP_BITS: u8 = 1;
+/// Default consecutive timeouts that open a unit's circuit on a shared bus.
+const DEFAULT_BREAKER_TIMEOUTS: u32 = 3;
 /// Default time a learned exception-02 hole is trusted before it is read again.
 pub(super) const DEFAULT_HOLE_RETRY: Duration = Duration::from_secs(600);
 /// The serial-only fields, reported when given for a TCP protocol.
@@ -243,10 +245,23 @@ fn build_device(
     if shared {
         check_bus(d, seen, &endpoint, unit.span(), &at("unit_id"));
     }
+    if let Some(b) = &dev.breaker_timeouts
+        && !shared
+    {
+        d.error(
+            &b.span(),
+            at("breaker_timeouts"),
+            "applies to devices on a shared link only (modbus-rtu, modbus-rtu-over-tcp, or share_connection = true)",
+        );
+    }
     if !tags_ok {
         return None;
     }
     let options = ModbusOptions {
+        breaker_timeouts: dev
+            .breaker_timeouts
+            .as_ref()
+            .map_or(DEFAULT_BREAKER_TIMEOUTS, |b| *b.get_ref()),
         shared,
         request_delay: inherit(&own.request_delay, &def.request_delay, Duration::ZERO),
         hole_retry: dev

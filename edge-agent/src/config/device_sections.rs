@@ -24,6 +24,7 @@ const DEVICE_FIELDS: &[&str] = &[
     "stop_bits",
     "frame_gap",
     "hole_retry",
+    "breaker_timeouts",
     "tag",
     "poll_interval",
     "timeout",
@@ -48,6 +49,9 @@ const TAG_FIELDS: &[&str] = &[
     "offset",
     "unit",
     "description",
+    "writable",
+    "min",
+    "max",
 ];
 
 pub(super) struct DeviceSection {
@@ -69,6 +73,7 @@ pub(super) struct DeviceSection {
     pub(super) stop_bits: Option<At<u8>>,
     pub(super) frame_gap: Option<At<std::time::Duration>>,
     pub(super) hole_retry: Option<At<std::time::Duration>>,
+    pub(super) breaker_timeouts: Option<At<u32>>,
     pub(super) tunables: Tunables,
     pub(super) tags: Vec<TagSection>,
 }
@@ -89,6 +94,9 @@ pub(super) struct TagSection {
     pub(super) offset: Option<At<f64>>,
     pub(super) unit: Option<At<String>>,
     pub(super) description: Option<At<String>>,
+    pub(super) writable: Option<At<bool>>,
+    pub(super) min: Option<At<f64>>,
+    pub(super) max: Option<At<f64>>,
 }
 
 /// `port`: a TCP port for the TCP protocols, a serial device path for `modbus-rtu`.
@@ -143,6 +151,7 @@ pub(super) fn read_device(
     let stop_bits = r.opt(d, "stop_bits");
     let frame_gap = r.duration(d, "frame_gap");
     let hole_retry = r.duration(d, "hole_retry");
+    let breaker_timeouts = r.opt(d, "breaker_timeouts");
     let tunables = read_tunables(d, &mut r);
     let tag_values = r.tables(d, "tag");
     let tags = tag_values
@@ -169,6 +178,7 @@ pub(super) fn read_device(
         stop_bits,
         frame_gap,
         hole_retry,
+        breaker_timeouts,
         tunables,
         tags,
     })
@@ -215,6 +225,9 @@ fn read_tag(
         offset: r.opt(d, "offset"),
         unit: r.opt(d, "unit"),
         description: r.opt(d, "description"),
+        writable: r.opt(d, "writable"),
+        min: r.opt(d, "min"),
+        max: r.opt(d, "max"),
     };
     r.finish(d);
     Some(s)

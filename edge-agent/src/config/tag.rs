@@ -1,6 +1,9 @@
-//! One `[[device.tag]]` table: name, register, type and scaling checks, duplicate tag ids.
+//! One `[[device.tag]]` table: name, register, type and scaling checks, duplicate tag ids,
+//! and write access (`writable`, `min`, `max`).
 
-use protocols::modbus::{ByteOrder, RegisterTag, TagSpec, WordOrder};
+use protocols::modbus::{
+    ByteOrder, DataType, RegisterKind, RegisterTag, TagError, TagSpec, WordOrder,
+};
 use protocols::model::{AssetPath, TagId};
 
 use super::build::{segment, span_or, value_or};
@@ -8,7 +11,7 @@ use super::device::Seen;
 use super::device_sections::TagSection;
 use super::diagnostic::Diagnostics;
 use super::reader::Span;
-use crate::settings::TagInfo;
+use crate::settings::{TagInfo, WriteAccess};
 
 /// Tag id used to check a tag whose own id is invalid (never published).
 const PLACEHOLDER_TAG_ID: &str = "invalid/invalid/invalid/invalid/invalid";
@@ -66,8 +69,10 @@ pub(super) fn build_tag(
         length: value_or(&tag.length, 0),
         byte_order: value_or(&tag.byte_order, ByteOrder::HighFirst),
     };
+    let write = write_access(d, tag, spec.kind, spec.data_type);
     match RegisterTag::new(spec) {
         Ok(_) if id.is_none() => None,
+        Ok(_) if write.is_err() => None,
         Ok(t) => Some((
             t,
             TagInfo {
@@ -81,6 +86,7 @@ pub(super) fn build_tag(
                     .as_ref()
                     .map(|u| u.get_ref().clone())
                     .unwrap_or_default(),
+                write: write.ok().flatten(),
             },
         )),
         Err(errors) => {
@@ -100,9 +106,76 @@ pub(super) fn build_tag(
                     "byte_order" => tag.byte_order.as_ref().map(|v| v.span()),
                     _ => None,
                 };
-                d.error(&span_or(span, &tag.span), at(e.field()), e.to_string());
+                let message = match &e {
+                    // Shown with the address as configured (address_base applied back).
+                    TagError::AddressOverflow { width, unit, .. } => format!(
+                        "address {} + {width} {unit} runs past the last address {}",
+                        configured.get_ref(),
+                        u32::from(protocols::modbus::MAX_ADDRESS) + u32::from(address_base)
+                    ),
+                    other => other.to_string(),
+                };
+                d.error(&span_or(span, &tag.span), at(e.field()), message);
             }
             None
         }
+    }
+}
+
+/// `writable`, `min` and `max`: `Ok(None)` for a read-only tag, `Err(())` after recording
+/// problems. Only coils and holding registers can be written; limits need a writable
+/// numeric tag, must be finite and `min <= max`.
+fn write_access(
+    d: &mut Diagnostics<'_>,
+    tag: &TagSection,
+    kind: RegisterKind,
+    data_type: DataType,
+) -> Result<Option<WriteAccess>, ()> {
+    let at = |field: &str| format!("{}.{field}", tag.path);
+    let writable = tag.writable.as_ref().is_some_and(|w| *w.get_ref());
+    let mut ok = true;
+    if let Some(w) = tag.writable.as_ref().filter(|w| *w.get_ref())
+        && !matches!(kind, RegisterKind::Coil | RegisterKind::Holding)
+    {
+        d.error(
+            &w.span(),
+            at("writable"),
+            format!("{kind} registers are read-only in Modbus; only coil and holding tags can be writable"),
+        );
+        ok = false;
+    }
+    for (field, limit) in [("min", &tag.min), ("max", &tag.max)] {
+        let Some(limit) = limit else { continue };
+        let problem = if !writable {
+            Some(format!("{field} limits writes and needs writable = true"))
+        } else if data_type == DataType::Bool {
+            Some(format!("{field} has no meaning for type bool (omit it)"))
+        } else if !limit.get_ref().is_finite() {
+            Some(format!("{field} must be a finite number"))
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            d.error(&limit.span(), at(field), problem);
+            ok = false;
+        }
+    }
+    if let (Some(min), Some(max)) = (&tag.min, &tag.max)
+        && min.get_ref() > max.get_ref()
+    {
+        d.error(
+            &max.span(),
+            at("max"),
+            format!("max ({}) is below min ({})", max.get_ref(), min.get_ref()),
+        );
+        ok = false;
+    }
+    match (ok, writable) {
+        (false, _) => Err(()),
+        (true, false) => Ok(None),
+        (true, true) => Ok(Some(WriteAccess {
+            min: tag.min.as_ref().map(|m| *m.get_ref()),
+            max: tag.max.as_ref().map(|m| *m.get_ref()),
+        })),
     }
 }

@@ -86,6 +86,7 @@ fn example_config_parses() {
     assert!(options.shared);
     assert_eq!(options.request_delay, Duration::from_millis(10));
     assert_eq!(options.hole_retry, Duration::from_secs(600));
+    assert_eq!(options.breaker_timeouts, 3);
     assert_eq!(map.address_base(), 1);
     // Configured addresses 1 and 8 are protocol addresses 0 and 7.
     assert_eq!(map.tags()[0].address(), 0);
@@ -126,6 +127,7 @@ unit_id = 1
 address_base = 1
 tag = [
   { name = "zero", register = "holding", address = 0, type = "u16" },
+  { name = "top", register = "holding", address = 65535, type = "u64" },
   { name = "s", register = "holding", address = 1, type = "string" },
   { name = "b", register = "input", address = 1, type = "bool", bit = 16 },
 ]
@@ -156,11 +158,13 @@ unit_id = 3
 parity = "even"
 share_connection = true
 address_base = 2
+breaker_timeouts = 0
 tag = [{ name = "x", register = "holding", address = 0, type = "u16", byte_order = "BA" }]
 
 [[device]]
 id = "d5"
 protocol = "modbus-rtu"
+breaker_timeouts = 5
 port = "/dev/ttyS1"
 unit_id = 4
 tag = [{ name = "x", register = "holding", address = 0, type = "u16" }]
@@ -171,10 +175,20 @@ protocol = "modbus-rtu"
 port = "/dev/ttyS1"
 unit_id = 4
 tag = [{ name = "x", register = "holding", address = 0, type = "u16" }]
+
+[[device]]
+id = "d7"
+protocol = "modbus-tcp"
+host = "plc"
+port = 502
+unit_id = 4
+breaker_timeouts = 2
+tag = [{ name = "x", register = "holding", address = 0, type = "u16" }]
 "#;
     let err = parse(text, "bus.toml").unwrap_err().to_string();
     for expected in [
         "device[d1].tag[zero].address: address 0 does not exist with address_base = 1",
+        "device[d1].tag[top].address: address 65535 + 4 registers runs past the last address 65536",
         "device[d1].tag[s].length: type string needs length = 1..250 (bytes), got 0",
         "device[d1].tag[b].bit: bit must be between 0 and 15",
         "device[d2].unit_id: shares a link with another device but its settings differ",
@@ -186,6 +200,7 @@ tag = [{ name = "x", register = "holding", address = 0, type = "u16" }]
         "device[d4].address_base: must be 0 or 1",
         "device[d4].tag[x].byte_order: byte_order applies to type string only",
         "device[d6].unit_id: unit id 4 is already used on /dev/ttyS1",
+        "device[d7].breaker_timeouts: applies to devices on a shared link only",
     ] {
         assert!(err.contains(expected), "missing {expected:?} in\n{err}");
     }
@@ -363,6 +378,42 @@ fn defaults_and_overrides_are_merged_and_checked() {
     let text = EXAMPLE.replace("max_registers_per_read = 64", "max_registers_per_read = 2");
     let err = parse(&text, "a.toml").unwrap_err();
     assert!(err.to_string().contains("device[compressor-01].tag[hours].type: needs 4 registers but max_registers_per_read is 2"), "{err}");
+}
+
+#[test]
+fn write_access_is_opt_in_and_checked() {
+    let s = parse(EXAMPLE, "a.toml").unwrap();
+    let motor = &s.devices[0];
+    assert_eq!(s.agent.data_dir, std::path::Path::new("/var/lib/sentia"));
+    let write = |i: usize| motor.tags[i].write;
+    assert_eq!(write(0), None, "speed is read-only");
+    let setpoint = write(4).unwrap();
+    assert_eq!((setpoint.min, setpoint.max), (Some(0.0), Some(3000.0)));
+    assert_eq!(write(5), Some(crate::settings::WriteAccess::default()));
+
+    // writable on an input register; limits on a read-only tag, on a bool, and min > max.
+    let text = EXAMPLE
+        .replace(
+            "unit = \"rpm\"\ndescription",
+            "writable = true\nunit = \"rpm\"\ndescription",
+        )
+        .replace("scale = 0.1\n", "scale = 0.1\nmax = 5\n")
+        .replace("min = 0\nmax = 3000", "min = 10\nmax = 3")
+        .replace(
+            "type = \"bool\"\nwritable = true",
+            "type = \"bool\"\nwritable = true\nmin = 0",
+        );
+    let err = parse(&text, "a.toml").unwrap_err();
+    let text = err.to_string();
+    for needle in [
+        "device[motor-01].tag[speed].writable: input registers are read-only",
+        "device[motor-01].tag[current].max: max limits writes and needs writable = true",
+        "device[motor-01].tag[setpoint].max: max (3) is below min (10)",
+        "device[motor-01].tag[running].min: min has no meaning for type bool",
+    ] {
+        assert!(text.contains(needle), "{needle}\n{text}");
+    }
+    assert_eq!(err.problems().len(), 4, "{text}");
 }
 
 #[test]

@@ -1,10 +1,11 @@
-//! The forwarder task: the only owner of the MQTT client and event loop, the only publisher.
+//! The forwarder task: the only owner of the MQTT client and event loop, the only publisher
+//! (batches, catalogue, status, and command results), and the only subscriber (commands).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use protocols::codec::CodecError;
-use protocols::model::{AgentState, DeviceStatus, TagMeta};
+use protocols::model::{AgentState, DeviceStatus, TagMeta, WriteResult};
 use rumqttc::AsyncClient;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
@@ -61,6 +62,8 @@ pub struct Forwarder {
     grace: Duration,
     /// New catalogue tags after a configuration reload.
     catalog: Option<watch::Receiver<Vec<TagMeta>>>,
+    /// Writes enabled: command payloads out, results in.
+    commands: Option<(mpsc::Sender<Vec<u8>>, mpsc::Receiver<WriteResult>)>,
 }
 
 impl Forwarder {
@@ -87,7 +90,21 @@ impl Forwarder {
             metrics,
             grace: settings.agent.shutdown_grace,
             catalog: None,
+            commands: None,
         }
+    }
+
+    /// Subscribes to the agent's command topic: received payloads go to `commands` (the
+    /// command dispatcher), and the results it sends back on `results` are published on
+    /// the command-result topic.
+    #[must_use]
+    pub fn with_commands(
+        mut self,
+        commands: mpsc::Sender<Vec<u8>>,
+        results: mpsc::Receiver<WriteResult>,
+    ) -> Self {
+        self.commands = Some((commands, results));
+        self
     }
 
     /// Republishes the tag catalogue (and status) whenever `catalog` changes: a reload
@@ -110,7 +127,12 @@ impl Forwarder {
             .map_err(ForwardError::Will)?;
         let options = mqtt_options(&self.mqtt, &self.messages.status_topic, will);
         let capacity = usize::from(MAX_INFLIGHT) + CLIENT_CHANNEL_SPARE;
-        let (client, eventloop) = AsyncClient::new(options, capacity);
+        let (client, mut eventloop) = AsyncClient::new(options, capacity);
+        // Small packets (command results, the PUBACK of a command, status) would otherwise
+        // wait for Nagle + the broker's delayed ACK: about 40 ms each way on Linux.
+        let mut network = rumqttc::NetworkOptions::new();
+        network.set_tcp_nodelay(true);
+        eventloop.set_network_options(network);
         let (event_tx, mut events) = mpsc::channel(EVENT_CHANNEL_CAPACITY);
         let backoff = Backoff::new(self.mqtt.reconnect, backoff::seed(u64::MAX));
         let pump = tokio::spawn(pump::drive(eventloop, event_tx, backoff).in_current_span());
@@ -125,6 +147,13 @@ impl Forwarder {
         );
         let mut sync = tokio::time::interval(self.sync_interval);
         sync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut results = match self.commands.take() {
+            Some((commands, results)) => {
+                s.set_commands(commands);
+                Some(results)
+            }
+            None => None,
+        };
         let mut input_open = true;
         let result = loop {
             let replay = s.replay_wakeup(Instant::now());
@@ -140,6 +169,7 @@ impl Forwarder {
                     None => input_open = false,
                 },
                 Ok(()) = self.states.changed() => s.status_dirty = true,
+                result = next_result(&mut results) => s.push_result(result),
                 tags = next_catalog(&mut self.catalog) => {
                     s.set_catalog(tags, self.states.borrow().clone());
                 }
@@ -221,6 +251,17 @@ async fn next_catalog(catalog: &mut Option<watch::Receiver<Vec<TagMeta>>>) -> Ve
             return rx.borrow_and_update().clone();
         }
         *catalog = None;
+    }
+    std::future::pending().await
+}
+
+/// The next command result; never completes without a (live) receiver.
+async fn next_result(results: &mut Option<mpsc::Receiver<WriteResult>>) -> WriteResult {
+    if let Some(rx) = results {
+        if let Some(r) = rx.recv().await {
+            return r;
+        }
+        *results = None;
     }
     std::future::pending().await
 }

@@ -1,9 +1,9 @@
-//! Builds and encodes everything the agent publishes: data batches, the tag catalogue and
-//! the presence status, on the topics from `protocols::topic`.
+//! Builds and encodes everything the agent publishes: data batches, the tag catalogue,
+//! the presence status and command results, on the topics from `protocols::topic`.
 
 use protocols::codec::{self, CodecError, Encoding, Message};
 use protocols::model::{
-    AgentId, AgentState, AgentStatus, Batch, DeviceStatus, TagCatalog, TagMeta, now_ns,
+    AgentId, AgentState, AgentStatus, Batch, DeviceStatus, TagCatalog, TagMeta, WriteResult, now_ns,
 };
 use protocols::topic::Topic;
 
@@ -22,6 +22,10 @@ pub(crate) struct Messages {
     pub(crate) meta_topic: String,
     /// `Topic::Status` for this agent.
     pub(crate) status_topic: String,
+    /// `Topic::Command` for this agent (subscribed when writes are enabled).
+    pub(crate) command_topic: String,
+    /// `Topic::CommandResult` for this agent.
+    pub(crate) result_topic: String,
 }
 
 impl Messages {
@@ -38,6 +42,14 @@ impl Messages {
             }
             .to_string(),
             status_topic: Topic::Status {
+                agent: agent.clone(),
+            }
+            .to_string(),
+            command_topic: Topic::Command {
+                agent: agent.clone(),
+            }
+            .to_string(),
+            result_topic: Topic::CommandResult {
                 agent: agent.clone(),
             }
             .to_string(),
@@ -98,6 +110,11 @@ impl Messages {
     /// Replaces the catalogue's tags (after a configuration reload).
     pub(crate) fn set_tags(&mut self, tags: Vec<TagMeta>) {
         self.catalog.tags = tags;
+    }
+
+    /// A command result (JSON, whatever the batch encoding: commands are JSON only).
+    pub(crate) fn command_result(&self, result: &WriteResult) -> Result<Vec<u8>, CodecError> {
+        codec::command::encode_result(result)
     }
 
     /// A presence message.

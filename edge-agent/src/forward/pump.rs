@@ -36,6 +36,14 @@ pub(crate) enum MqttEvent {
     },
     /// Our DISCONNECT was sent; the pump has stopped.
     Closed,
+    /// A message arrived on a subscribed topic (commands). rumqttc has already sent its
+    /// PUBACK (automatic acks); redeliveries are deduplicated by command id downstream.
+    Received {
+        /// The topic it was published on.
+        topic: String,
+        /// The payload.
+        payload: Vec<u8>,
+    },
 }
 
 /// Polls `eventloop` until the forwarder goes away or a DISCONNECT is sent.
@@ -94,6 +102,10 @@ fn translate(event: Event) -> Option<MqttEvent> {
     match event {
         Event::Outgoing(Outgoing::Publish(pkid)) => Some(MqttEvent::Outgoing(pkid)),
         Event::Incoming(Packet::PubAck(ack)) => Some(MqttEvent::PubAck(ack.pkid)),
+        Event::Incoming(Packet::Publish(p)) => Some(MqttEvent::Received {
+            topic: p.topic,
+            payload: p.payload.to_vec(),
+        }),
         _ => None,
     }
 }

@@ -17,12 +17,13 @@
 //! Each cursor only moves forward within a connection; a lost connection forgets what was
 //! in flight (it is still in the spool) and the next ConnAck starts both cursors again.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use protocols::model::{AgentState, DeviceStatus, TagMeta};
+use protocols::model::{AgentState, DeviceStatus, TagMeta, WriteResult};
 use rumqttc::{AsyncClient, QoS};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use super::inflight::{AckTracker, Sent};
@@ -33,6 +34,9 @@ use super::replay::Pacer;
 use crate::metrics::{self, Metrics};
 use crate::poll::DeviceBatch;
 use crate::spool::{Dropped, Spool, SpoolError};
+
+/// Command results kept while the broker is unreachable; the oldest are dropped beyond.
+const MAX_PENDING_RESULTS: usize = 256;
 
 /// Shortest wait before retrying the backlog.
 const RETRY_DELAY: std::time::Duration = std::time::Duration::from_millis(5);
@@ -67,6 +71,11 @@ pub(crate) struct Session {
     /// Records a full spool discarded while they were in flight (seq → points): not
     /// counted as dropped unless the connection is lost before their PUBACK.
     evicted: HashMap<u64, u32>,
+    /// Where received commands go (writes enabled); the command topic is subscribed on
+    /// every ConnAck (clean session).
+    commands: Option<mpsc::Sender<Vec<u8>>>,
+    /// Command results not yet handed to the client.
+    results: VecDeque<WriteResult>,
 }
 
 impl Session {
@@ -97,6 +106,8 @@ impl Session {
             dropped_unreported: 0,
             spool_failing: false,
             evicted: HashMap::new(),
+            commands: None,
+            results: VecDeque::new(),
         };
         s.update_gauges();
         s
@@ -151,6 +162,7 @@ impl Session {
                 let _ = resume.send(());
             }
             MqttEvent::Closed => self.closed = true,
+            MqttEvent::Received { topic, payload } => self.on_received(&topic, payload),
         }
     }
 
@@ -174,6 +186,82 @@ impl Session {
         self.report_dropped();
         self.publish_catalog();
         self.publish_status(AgentState::Online, devices);
+        self.subscribe_commands();
+    }
+
+    /// Enables writes: received commands go to `commands`.
+    pub(crate) fn set_commands(&mut self, commands: mpsc::Sender<Vec<u8>>) {
+        self.commands = Some(commands);
+    }
+
+    fn subscribe_commands(&mut self) {
+        if self.commands.is_none() {
+            return;
+        }
+        let topic = self.messages.command_topic.clone();
+        match self.client.try_subscribe(topic.as_str(), QoS::AtLeastOnce) {
+            Ok(()) => tracing::debug!(%topic, "subscribed to commands"),
+            Err(error) => tracing::error!(%error, %topic, "cannot subscribe to commands"),
+        }
+    }
+
+    fn on_received(&mut self, topic: &str, payload: Vec<u8>) {
+        let Some(commands) = &self.commands else {
+            return;
+        };
+        if topic != self.messages.command_topic {
+            tracing::debug!(%topic, "message on an unexpected topic ignored");
+            return;
+        }
+        match commands.try_send(payload) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                metrics::inc(&self.metrics.commands_dropped);
+                tracing::warn!("too many commands waiting; command dropped unanswered");
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                metrics::inc(&self.metrics.commands_dropped);
+                tracing::warn!("command dispatcher stopped; command dropped unanswered");
+            }
+        }
+    }
+
+    /// Queues a command result; it is published (QoS 1, not retained) by the next
+    /// [`Session::flush`] while connected.
+    pub(crate) fn push_result(&mut self, result: WriteResult) {
+        if self.results.len() >= MAX_PENDING_RESULTS
+            && let Some(lost) = self.results.pop_front()
+        {
+            tracing::warn!(id = %lost.id, "broker unreachable too long; command result dropped");
+        }
+        self.results.push_back(result);
+    }
+
+    fn flush_results(&mut self) {
+        while let Some(result) = self.results.front() {
+            let payload = match self.messages.command_result(result) {
+                Ok(p) => p,
+                Err(error) => {
+                    tracing::error!(%error, id = %result.id, "cannot encode a command result");
+                    self.results.pop_front();
+                    continue;
+                }
+            };
+            let topic = self.messages.result_topic.clone();
+            match self
+                .client
+                .try_publish(topic, QoS::AtLeastOnce, false, payload)
+            {
+                Ok(()) => {
+                    self.tracker.handed(Sent::Control("cmd-result"));
+                    self.results.pop_front();
+                }
+                Err(error) => {
+                    tracing::debug!(%error, "MQTT client queue full; command result later");
+                    return;
+                }
+            }
+        }
     }
 
     fn on_lost(&mut self, error: &str) {
@@ -209,6 +297,7 @@ impl Session {
         if self.status_dirty {
             self.publish_status(AgentState::Online, devices());
         }
+        self.flush_results();
         while self.tracker.outstanding() < usize::from(MAX_INFLIGHT) {
             let Some(seq) = self.spool.next_unacked(self.live_next, u64::MAX) else {
                 break;

@@ -1,8 +1,9 @@
 //! The per-unit circuit breaker of a shared bus: I/O-free, time passed in.
 //!
 //! On an RTU line or a gateway, every request to a unit that does not answer holds the bus
-//! for a whole timeout, which the other units pay for. So after [`Breaker::THRESHOLD`]
-//! consecutive timeouts the unit's circuit opens: its polls are skipped (its tags go bad
+//! for a whole timeout, which the other units pay for. So after `threshold` (the device's
+//! `breaker_timeouts`, default 3; 0 turns the breaker off) consecutive
+//! timeouts the unit's circuit opens: its polls are skipped (its tags go bad
 //! with [`Breaker::reason`]) until a probe is due; the probe delay doubles after each failed
 //! probe, from [`Breaker::FIRST_PROBE`] up to the cap. One answer (data or an exception)
 //! closes the circuit.
@@ -12,6 +13,7 @@ use std::time::{Duration, Instant};
 /// The breaker of one unit.
 #[derive(Debug, Clone)]
 pub(crate) struct Breaker {
+    threshold: u32,
     cap: Duration,
     /// Consecutive timeouts.
     timeouts: u32,
@@ -31,14 +33,14 @@ pub(crate) enum Tripped {
 }
 
 impl Breaker {
-    /// Consecutive timeouts that open the circuit.
-    pub(crate) const THRESHOLD: u32 = 3;
     /// First delay before a probe.
     pub(crate) const FIRST_PROBE: Duration = Duration::from_secs(5);
 
-    /// A closed breaker whose probe delay grows up to `cap` (at least the first delay).
-    pub(crate) fn new(cap: Duration) -> Self {
+    /// A closed breaker that opens after `threshold` consecutive timeouts (never if 0) and
+    /// whose probe delay grows up to `cap` (at least the first delay).
+    pub(crate) fn new(threshold: u32, cap: Duration) -> Self {
         Self {
+            threshold,
             cap: cap.max(Self::FIRST_PROBE),
             timeouts: 0,
             open: None,
@@ -71,7 +73,7 @@ impl Breaker {
                 self.open = Some((now + delay, delay));
                 Tripped::StillOpen(delay)
             }
-            None if self.timeouts >= Self::THRESHOLD => {
+            None if self.threshold > 0 && self.timeouts >= self.threshold => {
                 let delay = Self::FIRST_PROBE.min(self.cap);
                 self.open = Some((now + delay, delay));
                 Tripped::Opened(delay)
@@ -100,7 +102,7 @@ mod tests {
     fn opens_after_the_threshold_probes_with_backoff_and_closes_on_an_answer() {
         let t0 = Instant::now();
         let s = Duration::from_secs;
-        let mut b = Breaker::new(s(20));
+        let mut b = Breaker::new(3, s(20));
         assert!(b.allows(t0));
         assert_eq!(b.timed_out(t0), Tripped::No);
         assert_eq!(b.timed_out(t0), Tripped::No);
@@ -128,5 +130,12 @@ mod tests {
         b.timed_out(t0);
         b.answered();
         assert_eq!(b.timed_out(t0), Tripped::No);
+
+        // Threshold 0: never opens.
+        let mut off = Breaker::new(0, s(20));
+        for _ in 0..10 {
+            assert_eq!(off.timed_out(t0), Tripped::No);
+        }
+        assert!(off.allows(t0));
     }
 }

@@ -7,7 +7,8 @@
 //! RTU-over-TCP converter, a Modbus TCP gateway with `share_connection`) share one bus
 //! task, so their requests never interleave on the wire; any other device has a bus of its
 //! own. [`Buses`] finds or starts the task for a [`BusKey`]; a bus task ends when the last
-//! device task holding its handle is gone.
+//! device task holding its handle is gone. Write commands ([`BusHandle::write`]) queue
+//! behind the cycles already waiting and run between them on the same connection.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -18,14 +19,28 @@ use protocols::model::{Point, now_ns};
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
+use crate::command::WriteJob;
 use crate::settings::BusKey;
 
 /// Poll cycles that may wait for one bus. Each device has at most one outstanding, so this
 /// only fills with more devices than this on one link; they then wait their turn.
 const BUS_QUEUE: usize = 64;
 
+/// What a bus is asked to do.
+enum Job {
+    /// One poll cycle.
+    Poll(PollJob),
+    /// One write command (answered on the write job's own reply channel).
+    Write {
+        unit: u8,
+        timeout: Duration,
+        request_delay: Duration,
+        job: WriteJob,
+    },
+}
+
 /// One poll cycle asked of a bus.
-struct Job {
+struct PollJob {
     unit: u8,
     timeout: Duration,
     request_delay: Duration,
@@ -55,18 +70,39 @@ impl BusHandle {
         map: RegisterMap,
     ) -> Result<(RegisterMap, PollOutcome), BusGone> {
         let (reply, rx) = oneshot::channel();
-        let job = Job {
+        let job = Job::Poll(PollJob {
             unit,
             timeout,
             request_delay,
             map,
             reply,
-        };
-        if let Err(mpsc::error::SendError(job)) = self.tx.send(job).await {
+        });
+        if let Err(mpsc::error::SendError(Job::Poll(job))) = self.tx.send(job).await {
             return Err(BusGone(Some(job.map)));
         }
         // The bus task answers every job it takes; it only drops one if it panics.
         rx.await.map_err(|_| BusGone(None))
+    }
+}
+
+impl BusHandle {
+    /// Queues a write command for `unit` behind the cycles already waiting; the bus answers
+    /// on the job's reply channel. False if the bus task is gone (the job is dropped, so
+    /// the dispatcher reports it failed).
+    pub(crate) async fn write(
+        &self,
+        unit: u8,
+        timeout: Duration,
+        request_delay: Duration,
+        job: WriteJob,
+    ) -> bool {
+        let job = Job::Write {
+            unit,
+            timeout,
+            request_delay,
+            job,
+        };
+        self.tx.send(job).await.is_ok()
     }
 }
 
@@ -78,7 +114,14 @@ pub struct Buses {
 
 impl std::fmt::Debug for Job {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Job").field("unit", &self.unit).finish()
+        match self {
+            Job::Poll(p) => f.debug_struct("Poll").field("unit", &p.unit).finish(),
+            Job::Write { unit, job, .. } => f
+                .debug_struct("Write")
+                .field("unit", unit)
+                .field("id", &job.id)
+                .finish(),
+        }
     }
 }
 
@@ -103,6 +146,20 @@ async fn run(link: Link, mut jobs: mpsc::Receiver<Job>) {
     let mut driver = ModbusDriver::new(link, Duration::from_secs(1));
     tracing::debug!("bus task started");
     while let Some(job) = jobs.recv().await {
+        let job = match job {
+            Job::Poll(p) => p,
+            Job::Write {
+                unit,
+                timeout,
+                request_delay,
+                job,
+            } => {
+                driver.set_timeout(timeout);
+                driver.set_request_delay(request_delay);
+                crate::command::execute(&mut driver, unit, job).await;
+                continue;
+            }
+        };
         driver.set_timeout(job.timeout);
         driver.set_request_delay(job.request_delay);
         let mut map = job.map;

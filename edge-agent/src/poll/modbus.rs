@@ -25,6 +25,9 @@
 //! the plan before and after, stored in the data dir (`holes_store.rs`) and loaded at start;
 //! after `hole_retry` they are forgotten so the next cycle reads those registers again.
 //!
+//! Between two cycles it takes write commands from its inbox (`crate::command`) and hands
+//! them to its bus task, which executes them over the same connection.
+//!
 //! Handing a batch over never waits: if the forwarder's channel is full the batch is
 //! dropped and counted. If the channel is closed the forwarder has stopped: the batch is
 //! dropped and counted, and outside shutdown that is logged as an error (once); the app then
@@ -46,6 +49,7 @@ use super::health::{self, Health, Transition};
 use super::holes_store;
 use super::states::DeviceStates;
 use crate::backoff::{self, Backoff, HealthyStretch};
+use crate::command::WriteRouter;
 use crate::metrics::{self, Metrics};
 use crate::settings::{DeviceSettings, ModbusOptions};
 
@@ -62,6 +66,8 @@ pub struct PollerHandles {
     pub buses: Buses,
     /// Where learned holes are kept (`None`: not kept).
     pub data_dir: Option<PathBuf>,
+    /// Write commands for this agent's devices (each device takes its own inbox).
+    pub writes: WriteRouter,
 }
 
 /// Polls one Modbus device.
@@ -109,7 +115,7 @@ impl ModbusPoller {
             .buses
             .handle(&options.bus_key(&device.id, &endpoint));
         let tag_ids = map.tags().iter().map(|t| t.id().clone()).collect();
-        let breaker = Breaker::new(device.reconnect.max);
+        let breaker = Breaker::new(options.breaker_timeouts, device.reconnect.max);
         let backoff = Backoff::new(device.reconnect, backoff::seed(index as u64));
         let stretch = HealthyStretch::for_device(device.poll_interval, device.reconnect.max);
         Self {
@@ -141,10 +147,25 @@ impl ModbusPoller {
         ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
         tracing::debug!(interval = ?period, "poller started");
         self.load_holes().await;
+        let inbox = self.handles.writes.inbox(&self.device.id);
+        let mut inbox = inbox.lock().await;
         loop {
             tokio::select! {
                 biased;
                 () = cancel.cancelled() => break,
+                Some(job) = inbox.recv() => {
+                    // Between two cycles, on the bus that owns the connection.
+                    let sent = self.bus.write(
+                        self.endpoint.unit_id,
+                        self.device.timeout,
+                        self.options.request_delay,
+                        job,
+                    ).await;
+                    if !sent {
+                        return;
+                    }
+                    continue;
+                }
                 _ = ticker.tick() => {}
             }
             let started = Instant::now();
@@ -300,7 +321,7 @@ impl ModbusPoller {
         match tripped {
             Tripped::Opened(delay) => tracing::warn!(
                 unit,
-                timeouts = Breaker::THRESHOLD,
+                timeouts = self.options.breaker_timeouts,
                 probe_in = ?delay,
                 "unit not answering; circuit open, skipping it so the other units on the bus keep their rate"
             ),

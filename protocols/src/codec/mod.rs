@@ -14,11 +14,15 @@
 //!   changed and the version byte must be bumped.
 //! - **JSON** (interop, debugging): one object with `"v": 1` and `"kind"` (see `json.rs`).
 //!
+//! Commands to an agent and their results have their own, JSON-only wire form in
+//! [`command`].
+//!
 //! [`decode`] detects the encoding from the first byte, so receivers accept both.
 //! Model types stay unserializable; the wire structs here convert to and from them, and
 //! bincode's settings are built in exactly one function.
 
 mod bincode_v1;
+pub mod command;
 mod error;
 mod json;
 

@@ -30,11 +30,13 @@ use crate::model::{Point, now_ns};
 
 use super::{
     DriverError, Exception, Hole, Link, ReadData, ReadRequest, RegisterKind, RegisterMap,
-    RegisterTag, bad_points, decode_response, holes,
+    RegisterTag, WriteRequest, bad_points, decode_response, holes,
 };
 
-/// Quality reason of a tag that lies in a learned hole.
-pub const HOLE_REASON: &str = "exception 02 illegal data address (learned hole, not read)";
+/// Quality reason of a tag that lies in a learned hole: the same as when the device refused
+/// it, so the reason does not change once the hole is learned (the log and `check-config`
+/// say that it is no longer read).
+pub const HOLE_REASON: &str = "exception 02 illegal data address";
 
 /// The result of one poll cycle.
 #[derive(Debug)]
@@ -182,11 +184,34 @@ impl ModbusDriver {
         unit: u8,
         request: &ReadRequest,
     ) -> Result<Result<ReadData, Exception>, DriverError> {
+        quiet(self.quiet_until()).await;
+        let result = self.exchange(unit, request).await;
+        self.quiet_since = Some(Instant::now());
+        result
+    }
+
+    /// Executes one write (FC5/6/15/16) to `unit`, with the same delays, timeout and
+    /// failure handling as [`ModbusDriver::read`]: `Ok(Err(_))` is a device exception
+    /// (connection kept), `Err(_)` a transport failure (connection dropped).
+    pub async fn write(
+        &mut self,
+        unit: u8,
+        request: &WriteRequest,
+    ) -> Result<Result<(), Exception>, DriverError> {
+        use tokio_modbus::prelude::SlaveContext;
         if let Some(until) = self.quiet_until() {
             tokio::time::sleep_until(until).await;
         }
-        let result = self.exchange(unit, request).await;
+        let endpoint = format!("{} unit {unit}", self.link);
+        let Some(ctx) = self.context.as_mut() else {
+            return Err(DriverError::NotConnected { endpoint });
+        };
+        ctx.set_slave(Slave(unit));
+        let result = super::write::execute(ctx, request, self.timeout, &endpoint).await;
         self.quiet_since = Some(Instant::now());
+        if result.is_err() {
+            self.context = None;
+        }
         result
     }
 
@@ -276,6 +301,9 @@ impl ModbusDriver {
         );
         let lens = map.widths();
         for (index, request) in map.requests().iter().enumerate() {
+            if out.error.is_none() {
+                quiet(self.quiet_until()).await;
+            }
             let ts = now_ns();
             if let Some(error) = &out.error {
                 out.points
@@ -354,6 +382,7 @@ impl ModbusDriver {
         p: &mut Probe<'_>,
         request: &ReadRequest,
     ) -> Result<bool, DriverError> {
+        quiet(self.quiet_until()).await;
         let ts = now_ns();
         match self.read(p.unit, request).await? {
             Ok(data) => {
@@ -415,6 +444,14 @@ async fn tcp_connect(
     // Requests are small and latency matters more than packet count.
     let _ = stream.set_nodelay(true);
     Ok(stream)
+}
+
+/// Waits out the inter-frame and request delays (see [`ModbusDriver::quiet_until`]), so a
+/// timestamp taken next is the time the request leaves.
+async fn quiet(until: Option<Instant>) {
+    if let Some(until) = until {
+        tokio::time::sleep_until(until).await;
+    }
 }
 
 /// What hole learning works with.

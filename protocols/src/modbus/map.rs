@@ -179,3 +179,50 @@ impl RegisterMap {
         out
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::modbus::{DataType, RegisterKind, TagSpec};
+    use crate::model::TagId;
+
+    fn tag(name: &str, address: u16) -> RegisterTag {
+        let id = TagId::new(&format!("s/a/l/d/{name}")).unwrap();
+        RegisterTag::new(TagSpec::new(
+            id,
+            RegisterKind::Holding,
+            address,
+            DataType::U16,
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn learns_forgets_and_describes_holes() {
+        let tags = vec![tag("a", 0), tag("b", 2), tag("c", 4)];
+        let mut map = RegisterMap::new(tags, PlanLimits::default())
+            .unwrap()
+            .with_address_base(1);
+        assert_eq!(map.requests().len(), 1);
+        let hole = Hole {
+            kind: RegisterKind::Holding,
+            start: 2,
+            count: 1,
+        };
+        assert!(map.learn([hole]));
+        assert!(!map.learn([hole]), "the same hole is not news");
+        assert_eq!(map.tags_in_holes(), [1]);
+        assert_eq!(map.requests().len(), 2);
+        assert_eq!(
+            map.describe_plan(),
+            "  FC03 holding    1..1         count 1     a\n\
+             \x20 FC03 holding    5..5         count 1     c\n\
+             \x20 hole holding 3..3                not read   b\n"
+        );
+        assert!(map.forget_holes());
+        assert!(!map.forget_holes());
+        assert!(map.tags_in_holes().is_empty());
+        assert_eq!(map.requests().len(), 1);
+    }
+}

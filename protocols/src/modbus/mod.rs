@@ -7,6 +7,10 @@
 //! - `map`: [`RegisterMap`], a device's tags plus their plan.
 //! - `decode`: registers -> [`Value`](crate::model::Value), with the conversion rule the
 //!   whole system relies on (see that module's docs).
+//! - `encode`: [`Value`](crate::model::Value) -> bit or registers for a write, the inverse
+//!   of `decode` (range checks and the rounding rule in that module's docs).
+//! - `write`: [`WriteRequest`] (FC5/6/15/16) for a tag and its encoded value, and the
+//!   execution of a write with a timeout.
 //! - `exception`: device exception codes as model data ([`Exception`]).
 //! - `holes`: exception-02 hole learning, the pure part ([`Hole`], [`split`]).
 //! - `link`: where a device is ([`Link`]: TCP, RTU serial, RTU over TCP; [`Endpoint`]).
@@ -19,6 +23,7 @@
 
 mod decode;
 mod driver;
+mod encode;
 mod error;
 mod exception;
 mod holes;
@@ -27,9 +32,11 @@ mod map;
 mod plan;
 mod register;
 mod tag;
+mod write;
 
 pub use decode::{DecodeError, ReadData, bad_points, decode_registers, decode_response};
 pub use driver::{HOLE_REASON, ModbusDriver, ModbusTcpDriver, PollOutcome};
+pub use encode::{EncodeError, Encoded, encode_registers, encode_value, wire_to_be_bytes};
 pub use error::DriverError;
 pub use exception::Exception;
 pub use holes::{Hole, gap_between, split};
@@ -41,3 +48,4 @@ pub use plan::{
 };
 pub use register::{ByteOrder, DataType, RegisterKind, WordOrder};
 pub use tag::{MAX_ADDRESS, MAX_STRING_LENGTH, RegisterTag, TagError, TagSpec};
+pub use write::{WriteAction, WriteData, WriteRequest, WriteTargetError, read_of_tag, set_bit};

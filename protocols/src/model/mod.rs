@@ -4,12 +4,16 @@
 //! which converts to and from these types. Identifiers are validated on construction, so
 //! a [`TagId`] or [`AssetPath`] in hand is always well formed.
 
+mod command;
 mod ids;
 mod message;
 mod point;
 mod quality;
 mod value;
 
+pub use command::{
+    MAX_COMMAND_ID_LEN, MAX_COMMAND_TEXT_LEN, WriteCommand, WriteResult, WriteStatus,
+};
 pub use ids::{AgentId, AssetPath, IdError, MAX_SEGMENT_LEN, TagId};
 pub use message::{AgentState, AgentStatus, Batch, DeviceState, DeviceStatus, TagCatalog, TagMeta};
 pub use point::Point;

@@ -17,9 +17,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument as _;
 
-use super::addressing::{listener_addr, listener_count};
+use super::addressing::{UNITS_PER_LISTENER, listener_addr, listener_count};
 use super::service::PlantService;
 use super::store::ImageStore;
+use crate::faults::Faults;
 
 /// Pause before accepting again after an `accept` error.
 const ACCEPT_RETRY: Duration = Duration::from_millis(100);
@@ -104,24 +105,48 @@ impl ModbusServer {
     }
 
     /// Serves requests from `store` until `cancel` fires.
-    pub async fn run(self, store: Arc<ImageStore>, cancel: CancellationToken) {
+    pub async fn run(self, store: Arc<ImageStore>, faults: Arc<Faults>, cancel: CancellationToken) {
         let tracker = TaskTracker::new();
+        let machines = store.machine_count();
         for (index, (listener, addr)) in self.listeners.into_iter().zip(self.addrs).enumerate() {
-            let service = PlantService::new(Arc::clone(&store), index);
+            let service = PlantService::new(Arc::clone(&store), Arc::clone(&faults), index);
+            let first = index * UNITS_PER_LISTENER;
+            let served = first..machines.min(first + UNITS_PER_LISTENER);
+            let gate = Gate {
+                faults: Arc::clone(&faults),
+                served,
+            };
             let span = tracing::info_span!("modbus_listener", listener = index, %addr);
-            tracker.spawn(serve(listener, service, cancel.clone()).instrument(span));
+            tracker.spawn(serve(listener, service, gate, cancel.clone()).instrument(span));
         }
         tracker.close();
         tracker.wait().await;
     }
 }
 
+/// Refuses connections to a listener while one of its machines is disconnected.
+#[derive(Debug, Clone)]
+struct Gate {
+    faults: Arc<Faults>,
+    served: std::ops::Range<usize>,
+}
+
 /// Accept loop of one listener.
-async fn serve(listener: TcpListener, service: PlantService, cancel: CancellationToken) {
+async fn serve(
+    listener: TcpListener,
+    service: PlantService,
+    gate: Gate,
+    cancel: CancellationToken,
+) {
     let server = Server::new(listener);
     let on_connected = |stream: TcpStream, peer: SocketAddr| {
         let service = service.clone();
+        let refuse = gate.faults.any_disconnected(gate.served.clone());
         async move {
+            if refuse {
+                tracing::debug!(%peer, "fault: refusing the connection (machine disconnected)");
+                return Ok::<_, io::Error>(None);
+            }
             tracing::debug!(%peer, "modbus client connected");
             if let Err(err) = stream.set_nodelay(true) {
                 tracing::debug!(%peer, %err, "failed to set TCP_NODELAY");

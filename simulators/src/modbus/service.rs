@@ -6,14 +6,21 @@
 //! failed to respond); quantity 0 or above the protocol limit -> 0x03;
 //! range outside the 512-entry bank -> 0x02; other functions -> 0x01.
 //! Requests to unit 0 (broadcast) are ignored without a response.
+//!
+//! Injected faults ([`Faults`]) apply per machine before any of that: a silenced or
+//! disconnected machine gets no answer, a refused range answers its exception code, and a
+//! delay holds the answer back.
 
-use std::future::{Ready, ready};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio_modbus::{ExceptionCode, Request, Response, SlaveRequest};
 
 use super::addressing::machine_index;
 use super::store::ImageStore;
+use crate::faults::Faults;
 use crate::plant::RegisterKind;
 
 /// Most registers per read (FC3/FC4).
@@ -29,13 +36,23 @@ const MAX_WRITE_BITS: u16 = 1968;
 #[derive(Debug, Clone)]
 pub struct PlantService {
     store: Arc<ImageStore>,
+    faults: Arc<Faults>,
     listener: usize,
 }
 
 impl PlantService {
     /// A service answering for the machines on listener `listener`.
-    pub fn new(store: Arc<ImageStore>, listener: usize) -> Self {
-        Self { store, listener }
+    pub fn new(store: Arc<ImageStore>, faults: Arc<Faults>, listener: usize) -> Self {
+        Self {
+            store,
+            faults,
+            listener,
+        }
+    }
+
+    /// The injected delay for a request to `slave`.
+    fn delay(&self, slave: u8) -> Duration {
+        machine_index(self.listener, slave).map_or(Duration::ZERO, |m| self.faults.get(m).delay)
     }
 
     /// Handles one request; `Ok(None)` means send nothing.
@@ -48,6 +65,21 @@ impl PlantService {
         let machine = machine_index(self.listener, slave)
             .filter(|&m| m < self.store.machine_count())
             .ok_or(ExceptionCode::GatewayTargetDevice)?;
+        let faults = self.faults.get(machine);
+        if faults.unanswered() {
+            tracing::trace!(machine, "fault: not answering");
+            return Ok(None);
+        }
+        let read = match &request {
+            Request::ReadCoils(a, n) => Some((RegisterKind::Coil, *a, *n)),
+            Request::ReadDiscreteInputs(a, n) => Some((RegisterKind::Discrete, *a, *n)),
+            Request::ReadHoldingRegisters(a, n) => Some((RegisterKind::Holding, *a, *n)),
+            Request::ReadInputRegisters(a, n) => Some((RegisterKind::Input, *a, *n)),
+            _ => None,
+        };
+        if let Some(code) = read.and_then(|(kind, a, n)| faults.refusal(kind, a, n)) {
+            return Err(ExceptionCode::new(code));
+        }
         let response = match request {
             Request::ReadCoils(address, count) => {
                 Response::ReadCoils(self.read_bits(machine, RegisterKind::Coil, address, count)?)
@@ -154,10 +186,17 @@ impl tokio_modbus::server::Service for PlantService {
     type Request = SlaveRequest<'static>;
     type Response = Option<Response>;
     type Exception = ExceptionCode;
-    type Future = Ready<Result<Self::Response, Self::Exception>>;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Exception>> + Send>>;
 
     fn call(&self, request: Self::Request) -> Self::Future {
-        ready(self.handle(request))
+        let delay = self.delay(request.slave);
+        let result = self.handle(request);
+        Box::pin(async move {
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            result
+        })
     }
 }
 
@@ -183,7 +222,11 @@ mod tests {
 
     fn service(machines: usize, listener: usize) -> PlantService {
         let plant = Plant::new(3, machines).unwrap();
-        PlantService::new(Arc::new(ImageStore::from_plant(&plant)), listener)
+        PlantService::new(
+            Arc::new(ImageStore::from_plant(&plant)),
+            Arc::new(Faults::new(machines)),
+            listener,
+        )
     }
 
     fn call(

@@ -33,7 +33,15 @@ impl ImageStore {
 
     /// Replaces every image with the plant's current one (discarding writes).
     pub fn publish(&self, plant: &Plant) {
+        self.publish_unless(plant, |_| false);
+    }
+
+    /// Like [`ImageStore::publish`], but keeps the images of machines `frozen` selects.
+    pub fn publish_unless(&self, plant: &Plant, frozen: impl Fn(usize) -> bool) {
         for (index, slot) in self.slots.iter().enumerate() {
+            if frozen(index) {
+                continue;
+            }
             if let Some(image) = plant.image(index) {
                 let fresh = Arc::new(image.clone());
                 *slot.write().unwrap_or_else(PoisonError::into_inner) = fresh;
@@ -94,5 +102,26 @@ mod tests {
         assert_eq!(&*next, plant.image(0).unwrap());
         assert!(store.snapshot(2).is_none());
         assert!(store.modify(2, |_| ()).is_none());
+    }
+
+    #[test]
+    fn frozen_machines_keep_their_image() {
+        let mut plant = Plant::new(1, 2).unwrap();
+        let store = ImageStore::from_plant(&plant);
+        for m in 0..2 {
+            assert!(store.modify(m, |img| img.write_holding(400, &[7])).unwrap());
+        }
+        plant.step();
+        store.publish_unless(&plant, |m| m == 0);
+        let kept = store.snapshot(0).unwrap();
+        assert_eq!(
+            kept.registers(RegisterKind::Holding, 400, 1),
+            Some(&[7][..])
+        );
+        let fresh = store.snapshot(1).unwrap();
+        assert_eq!(
+            fresh.registers(RegisterKind::Holding, 400, 1),
+            Some(&[0][..])
+        );
     }
 }
