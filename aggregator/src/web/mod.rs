@@ -13,8 +13,8 @@
 //! Nothing here is under `/api/` or `/metrics`, so API routes are never shadowed; an
 //! unknown path below `/ui/` (or an old build hash) is a plain-text 404.
 //!
-//! Headers on every answer: `X-Content-Type-Options: nosniff`, the content type by
-//! extension, a strong `ETag` (a matching `If-None-Match` gets 304 without a body) and
+//! Headers on every answer: `X-Content-Type-Options: nosniff`, `Referrer-Policy:
+//! no-referrer`, the content type by extension, a strong `ETag` (a matching `If-None-Match` gets 304 without a body) and
 //! [`CSP`] (it only matters on pages, but is harmless elsewhere). Pages are
 //! `Cache-Control: no-cache` (revalidated on every load, so a new binary is picked up at
 //! once); static files are `public, max-age=31536000, immutable`, which is safe because
