@@ -4,9 +4,9 @@
 //!
 //! The **build hash** covers every embedded file's path and SHA-256 (12 hex digits).
 //! Static files are served under `/ui/<build hash>/<path>`, so a changed file gets a new
-//! URL and browsers may cache every URL forever. The two pages are
-//! templates: [`UI_BASE_MARKER`] in them becomes `/ui/<build hash>` when they are served.
-//! Modules import each other with relative paths, so they need no rewriting.
+//! URL and browsers may cache every URL forever. The two pages are templates:
+//! [`UI_BASE_MARKER`] in them becomes `/ui/<build hash>` when they are served. Modules
+//! import each other with relative paths, so they need no rewriting.
 
 use std::borrow::Cow;
 use std::sync::OnceLock;
