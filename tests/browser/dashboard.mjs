@@ -256,6 +256,14 @@ async function main() {
     await page.setViewportSize({ width: 768, height: 1024 });
     await page.waitForTimeout(300); // the chart follows its container's new width
     await checkNoOverflow(page, 'asset page');
+    // A control-room screen: no overflow, and type larger than on the tablet.
+    const tabletFont = await page.evaluate(() => parseFloat(getComputedStyle(document.documentElement).fontSize));
+    await page.setViewportSize({ width: 1920, height: 1080 });
+    await page.waitForTimeout(300);
+    await checkNoOverflow(page, 'asset page');
+    const screenFont = await page.evaluate(() => parseFloat(getComputedStyle(document.documentElement).fontSize));
+    if (!(screenFont > tabletFont)) fail(`root font ${screenFont} px at 1920 px is not larger than ${tabletFont} px at 768 px`);
+    result.root_font_px = { tablet: tabletFont, control_room: screenFont };
     await page.setViewportSize({ width: 1440, height: 900 });
 
     // A dead device: bad quality with the reason shown and as tooltip.
