@@ -64,12 +64,13 @@ pids+=($!)
 cat <<MSG
 
 Sentia demo is running ($MACHINES machines).
-  API:      http://$API/api/v1/assets
-            http://$API/api/v1/latest?asset=demo/hall-1/line-1/motor-01
-            http://$API/metrics
-  Broker:   mqtt://$BROKER   (topics sentia/v1/#)
-  Modbus:   $MODBUS          (register map: $DATA/register-map.toml)
-  Logs:     $DATA/*.log
+  Dashboard: http://$API/
+  API:       http://$API/api/v1/assets
+             http://$API/api/v1/latest?asset=demo/hall-1/line-1/motor-01
+             http://$API/metrics
+  Broker:    mqtt://$BROKER   (topics sentia/v1/#)
+  Modbus:    $MODBUS          (register map: $DATA/register-map.toml)
+  Logs:      $DATA/*.log
 Press Ctrl-C to stop.
 MSG
 wait -n "${pids[@]}" || true

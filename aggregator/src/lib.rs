@@ -4,7 +4,8 @@
 //! Data flow: broker (embedded rumqttd or external) → `ingest` (one MQTT client, manual
 //! acks) → bounded queue → storage writer ([`store`], one transaction per write batch) →
 //! acks back to the broker, latest values into [`cache`]. The API ([`api`]) reads the store
-//! and the cache. [`app::App`] wires it together; `main.rs` only calls [`cli::main`].
+//! and the cache; [`web`] serves the dashboard. [`app::App`] wires it together; `main.rs`
+//! only calls [`cli::main`].
 //!
 //! Invariants: an MQTT message is acknowledged only after everything it carried is committed
 //! (or it was rejected as unusable, which is counted); acks go out in arrival order; writes
@@ -30,3 +31,4 @@ pub mod metrics;
 pub mod stale;
 pub mod store;
 pub mod supervise;
+pub mod web;

@@ -13,6 +13,9 @@
 //! | `GET /api/v1/docs` | the same as an HTML page |
 //! | `GET /metrics` | Prometheus / OpenMetrics text |
 //!
+//! The same router serves the web dashboard (`/`, `/asset.html`, `/ui/...`;
+//! [`crate::web`]), under the same limits.
+//!
 //! Handlers read the store and the latest-value cache; errors go through `error::ApiError`.
 //!
 //! Limits: at most [`MAX_CONCURRENT_REQUESTS`] requests are handled at once (more wait for
@@ -127,6 +130,7 @@ pub(crate) fn router(state: ApiState, request_timeout: Duration) -> Router {
         .route(PATH_METRICS, get(metrics::metrics))
         .route(PATH_OPENAPI, get(openapi::openapi_json))
         .route(PATH_DOCS, get(openapi::docs))
+        .merge(crate::web::routes())
         .fallback(not_found)
         .with_state(state)
         .layer(GlobalConcurrencyLimitLayer::new(MAX_CONCURRENT_REQUESTS))
