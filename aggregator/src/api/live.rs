@@ -39,8 +39,8 @@ pub(crate) const SEND_TIMEOUT: Duration = Duration::from_secs(5);
 pub(crate) const MAX_VALUES_PER_FRAME: usize = 2000;
 /// Tags plus assets one client may subscribe to.
 pub(crate) const MAX_SUBSCRIPTIONS: usize = 20_000;
-/// Live clients served at once.
-pub(crate) const MAX_LIVE_CLIENTS: usize = 256;
+/// Live clients served at once (each holds one socket: mind the process's file limit).
+pub(crate) const MAX_LIVE_CLIENTS: usize = 16_384;
 /// WebSocket close code "policy violation", used for too-slow clients.
 const CLOSE_POLICY: u16 = 1008;
 

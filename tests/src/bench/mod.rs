@@ -9,7 +9,8 @@
 //! - [`footprint`]: edge-profile binary size, idle RSS of the agent.
 //! - [`ingest`]: points/s stored by the aggregator vs a raw bulk load ([`ingest_raw`]).
 //! - [`api`]: latency and throughput of `latest` and `history` under concurrent load.
-//! - [`pending`]: `live` and `spool`, not built yet.
+//! - [`live`]: WebSocket clients of `/api/v1/live`.
+//! - [`pending`]: `spool`, not built yet.
 //!
 //! Helpers: [`plant`] (simulators, broker choice), [`mqtt`] (point counter, synthetic
 //! publisher), [`aggregator`] (start one, read its metrics), [`proc_stats`] (CPU/RSS from
@@ -20,6 +21,7 @@ pub(crate) mod api;
 pub(crate) mod footprint;
 pub(crate) mod ingest;
 pub(crate) mod ingest_raw;
+pub(crate) mod live;
 pub(crate) mod load;
 pub(crate) mod machine;
 pub(crate) mod modbus_raw;
@@ -108,7 +110,7 @@ pub(crate) async fn run(name: &str, ctx: &Ctx) -> Vec<Row> {
         "footprint" => footprint::run(ctx).await,
         "ingest" => ingest::run(ctx).await,
         "api" => api::run(ctx).await,
-        "live" => Ok(pending::live()),
+        "live" => live::run(ctx).await,
         "spool" => pending::spool(ctx).await,
         other => Err(anyhow::anyhow!("unknown scenario {other}")),
     };

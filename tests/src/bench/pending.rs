@@ -1,5 +1,5 @@
-//! Scenarios for features not built yet: `live` (WebSocket clients of a live API) and
-//! `spool` (the agent's disk spool draining after an outage).
+//! Scenarios for features not measured yet: `spool` (the agent's disk spool draining after
+//! an outage).
 //!
 //! `spool` asks the agent itself whether its configuration accepts a `[spool]` section
 //! (`edge-agent check-config`), so the bench needs no change the day it does; it does not
@@ -9,15 +9,6 @@ use ::tests::agent_config::{AgentConfigOptions, render};
 
 use super::Ctx;
 use super::report::Row;
-
-/// `live`: there is no `/api/v1/live` yet.
-pub(crate) fn live() -> Vec<Row> {
-    vec![Row::not_available(
-        "live",
-        "WebSocket clients",
-        "no /api/v1/live yet",
-    )]
-}
 
 /// `spool`: "not available" unless the agent accepts a `[spool]` section.
 pub(crate) async fn spool(ctx: &Ctx) -> anyhow::Result<Vec<Row>> {
