@@ -272,6 +272,7 @@ impl PlantSim {
                                             .then_some(StatusCode::BadNoCommunication)
                                     })
                                 },
+                                |m| faults.get(m).delay,
                             );
                         }
                         tracing::trace!(tick = plant.tick(), "plant stepped");

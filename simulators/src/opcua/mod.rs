@@ -12,8 +12,9 @@
 //!   reused. Client certificates are trusted automatically: plant-sim is a test peer.
 //! - `faults`: any status code (and freeze) per machine from a file re-read while running
 //!   (`--opcua-faults`). The shared fault state applies too: `freeze` stops a machine's
-//!   values, `silence`/`disconnect` publish them as BadNoCommunication; `delay` and
-//!   `exception` have no OPC UA effect.
+//!   values, `silence`/`disconnect` publish them as BadNoCommunication, `delay` writes its
+//!   values (sampled and source-timestamped on time) into the address space that much later,
+//!   so Reads and subscriptions see them late; `exception` has no OPC UA effect.
 
 pub mod faults;
 mod server;

@@ -1,8 +1,10 @@
 //! Binding, building and running the OPC UA server, and publishing plant values into it.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use opcua::crypto::SecurityPolicy;
 use opcua::server::address_space::Variable;
@@ -251,30 +253,54 @@ pub struct Publisher {
 impl Publisher {
     /// Publishes every signal of every machine at the plant's current tick, except the
     /// machines `frozen` names; a machine for which `status` gives a code gets its values
-    /// with that status.
+    /// with that status. A machine for which `delay` is not zero has its values sampled now
+    /// (source timestamp: now) but written into the address space, and so seen by Reads and
+    /// subscriptions, only that much later.
     pub fn publish(
         &self,
         plant: &Plant,
         frozen: impl Fn(usize) -> bool,
         status: impl Fn(usize) -> Option<StatusCode>,
+        delay: impl Fn(usize) -> Duration,
     ) {
-        let values: Vec<(NodeId, DataValue)> = plant
-            .machines()
-            .filter(|info| !frozen(info.index()))
-            .flat_map(|info| {
-                let status = status(info.index());
-                info.kind().signals().iter().filter_map(move |def| {
-                    let value = variant(plant.engineering_value(info.index(), def.name)?);
-                    Some((
-                        NodeId::new(self.namespace, format!("{}.{}", info.id(), def.name)),
-                        match status {
-                            Some(status) => DataValue::new_now_status(value, status),
-                            None => DataValue::new_now(value),
-                        },
-                    ))
-                })
-            })
-            .collect();
+        let mut now: Vec<(NodeId, DataValue)> = Vec::new();
+        let mut later: HashMap<Duration, Vec<(NodeId, DataValue)>> = HashMap::new();
+        for info in plant.machines().filter(|info| !frozen(info.index())) {
+            let status = status(info.index());
+            let delay = delay(info.index());
+            let target = if delay.is_zero() {
+                &mut now
+            } else {
+                later.entry(delay).or_default()
+            };
+            target.extend(info.kind().signals().iter().filter_map(|def| {
+                let value = variant(plant.engineering_value(info.index(), def.name)?);
+                Some((
+                    NodeId::new(self.namespace, format!("{}.{}", info.id(), def.name)),
+                    match status {
+                        Some(status) => DataValue::new_now_status(value, status),
+                        None => DataValue::new_now(value),
+                    },
+                ))
+            }));
+        }
+        self.write(&now);
+        for (delay, values) in later {
+            let publisher = self.clone();
+            let cancelled = self.handle.token().clone();
+            tokio::spawn(async move {
+                tokio::select! {
+                    () = cancelled.cancelled() => {}
+                    () = tokio::time::sleep(delay) => publisher.write(&values),
+                }
+            });
+        }
+    }
+
+    fn write(&self, values: &[(NodeId, DataValue)]) {
+        if values.is_empty() {
+            return;
+        }
         let result = self.manager.set_values(
             self.handle.subscriptions(),
             values.iter().map(|(id, dv)| (id, None, dv.clone())),
