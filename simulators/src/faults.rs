@@ -19,8 +19,10 @@
 //! Over OPC UA (`crate::opcua`) one endpoint serves every machine, so faults act on values:
 //! `delay` samples the machine's values on time (source timestamp: the sample) but writes
 //! them into the address space that much later, so Reads and subscriptions see them late;
-//! `silence` and `disconnect` publish its values as BadNoCommunication, `freeze` stops them;
-//! `exception` has no OPC UA effect.
+//! `silence` publishes its values as BadNoCommunication, `freeze` stops them; `disconnect`
+//! does that too and, since async-opcua cannot close chosen sessions, cuts every client
+//! connection to the server and closes new ones while any machine is disconnected
+//! (`crate::opcua`'s relay); `exception` has no OPC UA effect.
 
 use std::collections::HashMap;
 use std::sync::{PoisonError, RwLock};

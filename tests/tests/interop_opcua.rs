@@ -1140,6 +1140,108 @@ mode = "poll"
     );
 }
 
+/// The shared `disconnect` fault over OPC UA: plant-sim really drops the agent's connection
+/// and refuses new ones, the agent marks its points bad with a reason, and after `clear` it
+/// reconnects and recreates its subscription.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plant_sim_opcua_disconnect_drops_the_agent_until_cleared() {
+    let test = "plant_sim_opcua_disconnect_drops_the_agent_until_cleared";
+    let Some(broker) = peers::require(test, "Mosquitto", peers::mosquitto().await) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (sim, map_path) = start_plant_sim_with(dir.path(), 2, "127.0.0.1:0", "100ms")
+        .await
+        .unwrap();
+    let map = simulators::read_map(&map_path).unwrap();
+    let endpoint = map.opcua_endpoint.clone().unwrap();
+    let device = format!(
+        r#"[[device]]
+id = "plant"
+protocol = "opcua"
+endpoint = "{endpoint}"
+poll_interval = "100ms"
+reconnect_min = "200ms"
+reconnect_max = "1s"
+
+[[device.tag]]
+name = "speed"
+node_id = "{speed}"
+
+[[device.tag]]
+name = "current"
+node_id = "{current}"
+mode = "poll"
+"#,
+        speed = map.opcua_node_id("motor-01", "speed").unwrap(),
+        current = map.opcua_node_id("motor-01", "current").unwrap(),
+    );
+    let agent_id = unique("opcua-disconnect");
+    let observer = Observer::start(&broker, &agent_id).await.unwrap();
+    let agent = start_agent(
+        dir.path(),
+        &agent_config(&agent_id, &broker, dir.path(), &device),
+    )
+    .unwrap();
+    let logs = || {
+        format!(
+            "--- agent ---\n{}\n--- plant-sim ---\n{}",
+            agent.log(),
+            sim.log()
+        )
+    };
+    let good = |o: &Observer, tag: &str| o.points(tag).iter().filter(|p| p.2.is_good()).count();
+    observer
+        .wait_for(Duration::from_secs(30), "good values", logs, |o| {
+            good(o, "speed") >= 3 && good(o, "current") >= 3
+        })
+        .await;
+    control(&sim, "disconnect 1").await;
+    observer
+        .wait_for(
+            Duration::from_secs(30),
+            "bad points after the disconnect",
+            logs,
+            |o| {
+                o.points("speed").last().is_some_and(|p| !p.2.is_good())
+                    && o.points("current")
+                        .iter()
+                        .rev()
+                        .take(3)
+                        .all(|p| !p.2.is_good())
+            },
+        )
+        .await;
+    // While the fault lasts, reconnect attempts fail: no good point arrives.
+    let before = (good(&observer, "speed"), good(&observer, "current"));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        (good(&observer, "speed"), good(&observer, "current")),
+        before,
+        "good points while disconnected\n{}",
+        logs()
+    );
+    let bad = observer.points("current").last().cloned().unwrap();
+    assert_eq!(bad.1, None);
+    assert!(
+        matches!(&bad.2, Quality::Bad(reason) if !reason.is_empty()),
+        "{:?}",
+        bad.2
+    );
+    assert!(sim.log().contains("disconnect fault"), "{}", sim.log());
+    control(&sim, "clear all").await;
+    observer
+        .wait_for(
+            Duration::from_secs(30),
+            "good points after clearing",
+            logs,
+            |o| good(o, "speed") > before.0 + 1 && good(o, "current") > before.1 + 1,
+        )
+        .await;
+    let log = agent.log();
+    assert!(log.contains("device reachable again"), "{log}");
+}
+
 /// End to end over OPC UA: plant-sim's OPC UA server -> agent (Basic256Sha256
 /// SignAndEncrypt) -> embedded broker -> aggregator -> SQLite; every stored latest value is
 /// good and equals the plant model's.

@@ -15,8 +15,12 @@
 //!   values, `silence`/`disconnect` publish them as BadNoCommunication, `delay` writes its
 //!   values (sampled and source-timestamped on time) into the address space that much later,
 //!   so Reads and subscriptions see them late; `exception` has no OPC UA effect.
+//! - `proxy`: clients connect through a TCP relay on the public address, which cuts every
+//!   connection and closes new ones while any machine has the `disconnect` fault (async-opcua
+//!   cannot close chosen sessions, and one endpoint serves every machine).
 
 pub mod faults;
+mod proxy;
 mod server;
 
 pub use server::{NAMESPACE_URI, OpcUaError, OpcUaServer, OpcUaSettings, Publisher, node_id};

@@ -18,6 +18,7 @@ use opcua::server::{
 use opcua::types::{DataValue, MessageSecurityMode, NodeId, StatusCode, Variant};
 use tokio::net::TcpListener;
 
+use crate::faults::Faults;
 use crate::plant::{EngValue, Plant};
 
 /// The namespace of the plant's nodes.
@@ -98,7 +99,11 @@ pub enum OpcUaError {
 pub struct OpcUaServer {
     server: Server,
     handle: ServerHandle,
+    /// The public listener (the relay, see `super::proxy`).
     listener: TcpListener,
+    /// The server's own listener, reached only through the relay.
+    inner: TcpListener,
+    machines: usize,
     addr: SocketAddr,
     namespace: u16,
     manager: Arc<InMemoryNodeManager<SimpleNodeManagerImpl>>,
@@ -141,6 +146,12 @@ impl OpcUaServer {
             addr: settings.listen,
             source,
         })?;
+        let inner = TcpListener::bind((addr.ip(), 0))
+            .await
+            .map_err(|source| OpcUaError::Bind {
+                addr: settings.listen,
+                source,
+            })?;
         let host = addr.ip().to_string();
         let user_ids = [ANONYMOUS_USER_TOKEN_ID, USER_TOKEN_ID];
         let mut builder = ServerBuilder::new()
@@ -201,6 +212,8 @@ impl OpcUaServer {
             server,
             handle,
             listener,
+            inner,
+            machines: plant.machines().count(),
             addr,
             namespace,
             manager,
@@ -222,8 +235,9 @@ impl OpcUaServer {
         self.namespace
     }
 
-    /// Splits into the serving future and a publisher of plant values.
-    pub fn into_parts(self) -> (Publisher, impl Future<Output = ()>) {
+    /// Splits into the serving future (the server and its relay, which applies `faults`'
+    /// `disconnect`) and a publisher of plant values.
+    pub fn into_parts(self, faults: Arc<Faults>) -> (Publisher, impl Future<Output = ()>) {
         let publisher = Publisher {
             handle: self.handle.clone(),
             manager: self.manager,
@@ -232,9 +246,32 @@ impl OpcUaServer {
         let handle = self.handle;
         let server = self.server;
         let listener = self.listener;
+        let inner = self.inner;
+        let machines = self.machines;
         let run = async move {
-            if let Err(e) = server.run_with(listener).await {
-                tracing::error!(error = %e, "OPC UA server stopped with an error");
+            let relay = match inner.local_addr() {
+                Ok(addr) => Some(super::proxy::relay(
+                    listener,
+                    addr,
+                    handle.clone(),
+                    faults,
+                    machines,
+                )),
+                Err(e) => {
+                    tracing::error!(error = %e, "OPC UA relay has no server address");
+                    None
+                }
+            };
+            let serve = async {
+                if let Err(e) = server.run_with(inner).await {
+                    tracing::error!(error = %e, "OPC UA server stopped with an error");
+                }
+            };
+            match relay {
+                Some(relay) => {
+                    tokio::join!(serve, relay);
+                }
+                None => serve.await,
             }
             drop(handle);
         };
