@@ -1242,6 +1242,112 @@ mode = "poll"
     assert!(log.contains("device reachable again"), "{log}");
 }
 
+/// A point's value as a number (integers too).
+fn number(v: &Option<Value>) -> Option<f64> {
+    match v {
+        Some(Value::Float(f)) => Some(*f),
+        #[allow(clippy::cast_precision_loss)]
+        Some(Value::Int(i)) => Some(*i as f64),
+        _ => None,
+    }
+}
+
+/// A percent deadband against plant-sim, whose integer-encoded analog variables carry an
+/// EURange property (the register's raw range in engineering units): async-opcua's server
+/// reads it and reports a change only when it exceeds that percentage of the range, so the
+/// agent gets fewer updates than without a deadband, each a change beyond the band.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_percent_deadband_against_plant_sim_eurange() {
+    const PERCENT: f64 = 0.05;
+    let test = "agent_percent_deadband_against_plant_sim_eurange";
+    let Some(broker) = peers::require(test, "Mosquitto", peers::mosquitto().await) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (sim, map_path) = start_plant_sim_with(dir.path(), 1, "127.0.0.1:0", "100ms")
+        .await
+        .unwrap();
+    let map = simulators::read_map(&map_path).unwrap();
+    let endpoint = map.opcua_endpoint.clone().unwrap();
+    let def = simulators::MachineKind::ROTATION[0]
+        .signals()
+        .iter()
+        .find(|d| d.name == "current")
+        .unwrap();
+    let (low, high) = simulators::opcua::eu_range(def).unwrap();
+    let band = (high - low) * PERCENT / 100.0;
+    let node = map.opcua_node_id("motor-01", "current").unwrap();
+    let device = format!(
+        r#"[[device]]
+id = "motor-01"
+protocol = "opcua"
+endpoint = "{endpoint}"
+
+[[device.tag]]
+name = "current_all"
+node_id = "{node}"
+sampling_interval = "50ms"
+queue_size = 20
+
+[[device.tag]]
+name = "current_db"
+node_id = "{node}"
+sampling_interval = "50ms"
+queue_size = 20
+deadband = {{ type = "percent", value = {PERCENT} }}
+"#
+    );
+    let agent_id = unique("opcua-percent");
+    let observer = Observer::start(&broker, &agent_id).await.unwrap();
+    let agent = start_agent(
+        dir.path(),
+        &agent_config(&agent_id, &broker, dir.path(), &device),
+    )
+    .unwrap();
+    let logs = || {
+        format!(
+            "--- agent ---\n{}\n--- plant-sim ---\n{}",
+            agent.log(),
+            sim.log()
+        )
+    };
+    observer
+        .wait_for(
+            Duration::from_secs(30),
+            "60 updates without deadband",
+            logs,
+            |o| o.points("current_all").len() >= 60 && !o.points("current_db").is_empty(),
+        )
+        .await;
+    let values = |tag: &str| -> Vec<f64> {
+        observer
+            .points(tag)
+            .iter()
+            .filter(|p| p.2.is_good())
+            .filter_map(|p| number(&p.1))
+            .collect()
+    };
+    let (all, db) = (values("current_all"), values("current_db"));
+    eprintln!(
+        "EURange {low}..{high}, band {band}: {} updates without deadband, {} with",
+        all.len(),
+        db.len()
+    );
+    let small = all
+        .windows(2)
+        .filter(|w| (w[1] - w[0]).abs() <= band)
+        .count();
+    assert!(small >= 5, "no change within the band to filter: {all:?}");
+    assert!(
+        db.windows(2).all(|w| (w[1] - w[0]).abs() > band),
+        "a change within {band} got through: {db:?}\n{all:?}"
+    );
+    assert!(
+        db.len() < all.len() && db.len() >= 2,
+        "deadband: {db:?} vs {all:?}"
+    );
+}
+
 /// End to end over OPC UA: plant-sim's OPC UA server -> agent (Basic256Sha256
 /// SignAndEncrypt) -> embedded broker -> aggregator -> SQLite; every stored latest value is
 /// good and equals the plant model's.

@@ -4,6 +4,9 @@
 //!
 //! - Node ids: `ns=<index of` [`NAMESPACE_URI`] `>;s=<machine id>.<signal>` (the map file
 //!   records the index and each node id, see `crate::map_file`).
+//! - EURange: integer-encoded analog variables have an `EURange` property (their register's
+//!   raw range in engineering units, [`eu_range`]), which async-opcua's server reads to apply
+//!   percent deadbands; booleans and float-encoded signals have none.
 //! - Endpoints (path `/`): None; Basic256Sha256, Aes128_Sha256_RsaOaep and
 //!   Aes256_Sha256_RsaPss, each Sign and SignAndEncrypt. Basic128Rsa15 and Basic256 are not
 //!   offered. Users: anonymous and one user/password (`--opcua-user`).
@@ -23,4 +26,6 @@ pub mod faults;
 mod proxy;
 mod server;
 
-pub use server::{NAMESPACE_URI, OpcUaError, OpcUaServer, OpcUaSettings, Publisher, node_id};
+pub use server::{
+    NAMESPACE_URI, OpcUaError, OpcUaServer, OpcUaSettings, Publisher, eu_range, node_id,
+};

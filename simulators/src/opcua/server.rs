@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use opcua::crypto::SecurityPolicy;
-use opcua::server::address_space::Variable;
+use opcua::server::address_space::{Variable, VariableBuilder};
 use opcua::server::diagnostics::NamespaceMetadata;
 use opcua::server::node_manager::memory::{
     InMemoryNodeManager, SimpleNodeManager, SimpleNodeManagerImpl, simple_node_manager,
@@ -15,11 +15,14 @@ use opcua::server::node_manager::memory::{
 use opcua::server::{
     ANONYMOUS_USER_TOKEN_ID, Server, ServerBuilder, ServerHandle, ServerUserToken,
 };
-use opcua::types::{DataValue, MessageSecurityMode, NodeId, StatusCode, Variant};
+use opcua::types::{
+    DataTypeId, DataValue, ExtensionObject, MessageSecurityMode, NodeId, QualifiedName, Range,
+    StatusCode, VariableTypeId, Variant,
+};
 use tokio::net::TcpListener;
 
 use crate::faults::Faults;
-use crate::plant::{EngValue, Plant};
+use crate::plant::{DataType, EngValue, Plant, SignalDef};
 
 /// The namespace of the plant's nodes.
 pub const NAMESPACE_URI: &str = "urn:sentia:plant-sim:machines";
@@ -131,6 +134,21 @@ fn variant(v: EngValue) -> Variant {
     }
 }
 
+/// The EURange of an integer-encoded analog signal: its register's raw range in engineering
+/// units (raw * scale + offset), which is what the register map allows. Booleans and floats
+/// (whose raw range is meaningless) have none.
+pub fn eu_range(def: &SignalDef) -> Option<(f64, f64)> {
+    let (lo, hi) = match def.data_type {
+        DataType::U16 => (0.0, f64::from(u16::MAX)),
+        DataType::I16 => (f64::from(i16::MIN), f64::from(i16::MAX)),
+        DataType::U32 => (0.0, f64::from(u32::MAX)),
+        DataType::I32 => (f64::from(i32::MIN), f64::from(i32::MAX)),
+        DataType::Bool | DataType::F32 => return None,
+    };
+    let (a, b) = (lo * def.scale + def.offset, hi * def.scale + def.offset);
+    Some((a.min(b), a.max(b)))
+}
+
 impl OpcUaServer {
     /// Binds the listener, builds the server (certificate created if missing) and adds one
     /// object per machine.
@@ -206,6 +224,22 @@ impl OpcUaServer {
                     })
                     .collect();
                 space.add_variables(variables, &object);
+                for def in info.kind().signals() {
+                    let Some((low, high)) = eu_range(def) else {
+                        continue;
+                    };
+                    let var = NodeId::new(namespace, format!("{}.{}", info.id(), def.name));
+                    let prop =
+                        NodeId::new(namespace, format!("{}.{}.EURange", info.id(), def.name));
+                    VariableBuilder::new(&prop, QualifiedName::new(0, "EURange"), "EURange")
+                        .property_of(var)
+                        .has_type_definition(VariableTypeId::PropertyType)
+                        .data_type(DataTypeId::Range)
+                        .value(Variant::ExtensionObject(ExtensionObject::from_message(
+                            Range { low, high },
+                        )))
+                        .insert(&mut *space);
+                }
             }
         }
         Ok(Self {
