@@ -1036,7 +1036,7 @@ fn median_lag_ms(o: &Observer, tag: &str, skip: usize) -> Option<i64> {
 
 /// The shared `delay` fault over OPC UA: a delayed machine's values (source timestamp: when
 /// sampled) reach the agent, subscribed and polled, that much later, while the other
-/// machine's arrive on time; `delay 0 0s` ends it.
+/// machine's arrive on time; `delay 0 0s` ends it without older values overwriting newer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plant_sim_opcua_delay_makes_one_machine_late() {
     let test = "plant_sim_opcua_delay_makes_one_machine_late";
@@ -1133,6 +1133,14 @@ mode = "poll"
         )
         .await;
     let after = median_lag_ms(&observer, "current", n).unwrap();
+    // Values sampled under the delay but due after the clear never overwrite newer ones.
+    for tag in ["speed", "current"] {
+        let ts: Vec<i64> = observer.points(tag).iter().map(|p| p.0).collect();
+        assert!(
+            ts.windows(2).all(|w| w[0] <= w[1]),
+            "{tag}: source timestamps go back: {ts:?}"
+        );
+    }
     assert!(
         after < 1500,
         "still late after clearing: {after} ms\n{}",

@@ -3,8 +3,8 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use opcua::crypto::SecurityPolicy;
 use opcua::server::address_space::{Variable, VariableBuilder};
@@ -276,6 +276,7 @@ impl OpcUaServer {
             handle: self.handle.clone(),
             manager: self.manager,
             namespace: self.namespace,
+            written: Arc::default(),
         };
         let handle = self.handle;
         let server = self.server;
@@ -319,14 +320,20 @@ pub struct Publisher {
     handle: ServerHandle,
     manager: Arc<InMemoryNodeManager<SimpleNodeManagerImpl>>,
     namespace: u16,
+    /// When each machine's last written values were sampled: a delayed batch older than
+    /// what is already written (the delay was shortened meanwhile) is dropped.
+    written: Arc<Mutex<HashMap<usize, Instant>>>,
 }
+
+/// One machine's values sampled at one tick.
+type Batch = (usize, Vec<(NodeId, DataValue)>);
 
 impl Publisher {
     /// Publishes every signal of every machine at the plant's current tick, except the
     /// machines `frozen` names; a machine for which `status` gives a code gets its values
     /// with that status. A machine for which `delay` is not zero has its values sampled now
     /// (source timestamp: now) but written into the address space, and so seen by Reads and
-    /// subscriptions, only that much later.
+    /// subscriptions, only that much later (never over values sampled later).
     pub fn publish(
         &self,
         plant: &Plant,
@@ -334,41 +341,61 @@ impl Publisher {
         status: impl Fn(usize) -> Option<StatusCode>,
         delay: impl Fn(usize) -> Duration,
     ) {
-        let mut now: Vec<(NodeId, DataValue)> = Vec::new();
-        let mut later: HashMap<Duration, Vec<(NodeId, DataValue)>> = HashMap::new();
+        let sampled = Instant::now();
+        let mut now: Vec<Batch> = Vec::new();
+        let mut later: HashMap<Duration, Vec<Batch>> = HashMap::new();
         for info in plant.machines().filter(|info| !frozen(info.index())) {
             let status = status(info.index());
             let delay = delay(info.index());
-            let target = if delay.is_zero() {
-                &mut now
+            let values = info
+                .kind()
+                .signals()
+                .iter()
+                .filter_map(|def| {
+                    let value = variant(plant.engineering_value(info.index(), def.name)?);
+                    Some((
+                        NodeId::new(self.namespace, format!("{}.{}", info.id(), def.name)),
+                        match status {
+                            Some(status) => DataValue::new_now_status(value, status),
+                            None => DataValue::new_now(value),
+                        },
+                    ))
+                })
+                .collect();
+            if delay.is_zero() {
+                now.push((info.index(), values));
             } else {
-                later.entry(delay).or_default()
-            };
-            target.extend(info.kind().signals().iter().filter_map(|def| {
-                let value = variant(plant.engineering_value(info.index(), def.name)?);
-                Some((
-                    NodeId::new(self.namespace, format!("{}.{}", info.id(), def.name)),
-                    match status {
-                        Some(status) => DataValue::new_now_status(value, status),
-                        None => DataValue::new_now(value),
-                    },
-                ))
-            }));
+                later.entry(delay).or_default().push((info.index(), values));
+            }
         }
-        self.write(&now);
-        for (delay, values) in later {
+        self.write(sampled, now);
+        for (delay, batches) in later {
             let publisher = self.clone();
             let cancelled = self.handle.token().clone();
             tokio::spawn(async move {
                 tokio::select! {
                     () = cancelled.cancelled() => {}
-                    () = tokio::time::sleep(delay) => publisher.write(&values),
+                    () = tokio::time::sleep(delay) => publisher.write(sampled, batches),
                 }
             });
         }
     }
 
-    fn write(&self, values: &[(NodeId, DataValue)]) {
+    /// Writes the batches sampled at `sampled`, except those of machines whose written
+    /// values are newer.
+    fn write(&self, sampled: Instant, batches: Vec<Batch>) {
+        let mut written = self.written.lock().unwrap_or_else(PoisonError::into_inner);
+        let values: Vec<(NodeId, DataValue)> = batches
+            .into_iter()
+            .filter(|(machine, _)| {
+                let fresh = written.get(machine).is_none_or(|last| *last <= sampled);
+                if fresh {
+                    written.insert(*machine, sampled);
+                }
+                fresh
+            })
+            .flat_map(|(_, values)| values)
+            .collect();
         if values.is_empty() {
             return;
         }
