@@ -230,7 +230,7 @@ impl PlantSim {
             );
         }
         let publisher = opcua.map(|o| {
-            let (publisher, run) = o.into_parts();
+            let (publisher, run) = o.into_parts(Arc::clone(&faults));
             tracker.spawn(run.instrument(tracing::info_span!("opcua_server")));
             publisher
         });
@@ -272,6 +272,7 @@ impl PlantSim {
                                             .then_some(StatusCode::BadNoCommunication)
                                     })
                                 },
+                                |m| faults.get(m).delay,
                             );
                         }
                         tracing::trace!(tick = plant.tick(), "plant stepped");

@@ -15,6 +15,14 @@
 //! freeze <machine>                           stop updating its values (they keep the last tick)
 //! clear <machine>|all                        remove every fault of the machine, or of all
 //! ```
+//!
+//! Over OPC UA (`crate::opcua`) one endpoint serves every machine, so faults act on values:
+//! `delay` samples the machine's values on time (source timestamp: the sample) but writes
+//! them into the address space that much later, so Reads and subscriptions see them late;
+//! `silence` publishes its values as BadNoCommunication, `freeze` stops them; `disconnect`
+//! does that too and, since async-opcua cannot close chosen sessions, cuts every client
+//! connection to the server and closes new ones while any machine is disconnected
+//! (`crate::opcua`'s relay); `exception` has no OPC UA effect.
 
 use std::collections::HashMap;
 use std::sync::{PoisonError, RwLock};

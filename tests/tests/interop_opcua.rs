@@ -24,8 +24,18 @@ use tests::peers;
 use tests::process::Proc;
 use tests::python;
 
+/// One point as the observer saw it: timestamp, value, quality, and when the observer
+/// received it (ns since the Unix epoch).
+type Seen1 = (i64, Option<Value>, Quality, i64);
+
 /// Every point the observer saw, per tag name.
-type Seen = Arc<Mutex<HashMap<String, Vec<(i64, Option<Value>, Quality)>>>>;
+type Seen = Arc<Mutex<HashMap<String, Vec<Seen1>>>>;
+
+fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
 
 struct Observer {
     seen: Seen,
@@ -54,11 +64,12 @@ impl Observer {
                     match eventloop.poll().await {
                         Ok(Event::Incoming(Packet::Publish(p))) => {
                             if let Ok(Message::Batch(b)) = codec::decode(&p.payload) {
+                                let received = now_ns();
                                 let mut seen = seen.lock().expect("observer lock");
                                 for pt in b.points {
                                     seen.entry(pt.tag.name().to_owned())
                                         .or_default()
-                                        .push((pt.ts_ns, pt.value, pt.quality));
+                                        .push((pt.ts_ns, pt.value, pt.quality, received));
                                 }
                             }
                         }
@@ -85,7 +96,7 @@ impl Observer {
         })
     }
 
-    fn points(&self, tag: &str) -> Vec<(i64, Option<Value>, Quality)> {
+    fn points(&self, tag: &str) -> Vec<Seen1> {
         self.seen
             .lock()
             .expect("observer lock")
@@ -1007,6 +1018,342 @@ mode = "poll"
             },
         )
         .await;
+}
+
+/// Median lag (receive time minus source timestamp, ms) of the good points of `tag` that
+/// arrived after the first `skip`.
+fn median_lag_ms(o: &Observer, tag: &str, skip: usize) -> Option<i64> {
+    let mut lags: Vec<i64> = o
+        .points(tag)
+        .iter()
+        .skip(skip)
+        .filter(|p| p.2.is_good())
+        .map(|p| (p.3 - p.0) / 1_000_000)
+        .collect();
+    lags.sort_unstable();
+    lags.get(lags.len() / 2).copied()
+}
+
+/// The shared `delay` fault over OPC UA: a delayed machine's values (source timestamp: when
+/// sampled) reach the agent, subscribed and polled, that much later, while the other
+/// machine's arrive on time; `delay 0 0s` ends it without older values overwriting newer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plant_sim_opcua_delay_makes_one_machine_late() {
+    let test = "plant_sim_opcua_delay_makes_one_machine_late";
+    let Some(broker) = peers::require(test, "Mosquitto", peers::mosquitto().await) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (sim, map_path) = start_plant_sim_with(dir.path(), 2, "127.0.0.1:0", "100ms")
+        .await
+        .unwrap();
+    let map = simulators::read_map(&map_path).unwrap();
+    let endpoint = map.opcua_endpoint.clone().unwrap();
+    let device = format!(
+        r#"[[device]]
+id = "plant"
+protocol = "opcua"
+endpoint = "{endpoint}"
+poll_interval = "100ms"
+
+[[device.tag]]
+name = "speed"
+node_id = "{speed}"
+
+[[device.tag]]
+name = "current"
+node_id = "{current}"
+mode = "poll"
+
+[[device.tag]]
+name = "flow"
+node_id = "{flow}"
+mode = "poll"
+"#,
+        speed = map.opcua_node_id("motor-01", "speed").unwrap(),
+        current = map.opcua_node_id("motor-01", "current").unwrap(),
+        flow = map.opcua_node_id("pump-02", "flow").unwrap(),
+    );
+    let agent_id = unique("opcua-delay");
+    let observer = Observer::start(&broker, &agent_id).await.unwrap();
+    let agent = start_agent(
+        dir.path(),
+        &agent_config(&agent_id, &broker, dir.path(), &device),
+    )
+    .unwrap();
+    let logs = || {
+        format!(
+            "--- agent ---\n{}\n--- plant-sim ---\n{}",
+            agent.log(),
+            sim.log()
+        )
+    };
+    let good = |o: &Observer, tag: &str| o.points(tag).iter().filter(|p| p.2.is_good()).count();
+    observer
+        .wait_for(Duration::from_secs(30), "good values", logs, |o| {
+            good(o, "current") >= 5 && good(o, "flow") >= 5 && good(o, "speed") >= 5
+        })
+        .await;
+    let before = median_lag_ms(&observer, "current", 0).unwrap();
+    control(&sim, "delay 0 2s").await;
+    // Let the values sampled before the fault drain, then measure.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let skip: HashMap<&str, usize> = ["speed", "current", "flow"]
+        .into_iter()
+        .map(|t| (t, observer.points(t).len()))
+        .collect();
+    observer
+        .wait_for(
+            Duration::from_secs(30),
+            "points during the delay",
+            logs,
+            |o| skip.iter().all(|(t, n)| o.points(t).len() >= n + 10),
+        )
+        .await;
+    let lag = |t: &str| median_lag_ms(&observer, t, skip[t]).unwrap();
+    let (speed, current, flow) = (lag("speed"), lag("current"), lag("flow"));
+    eprintln!(
+        "median lag ms: before {before}, delayed speed {speed} current {current}, other flow {flow}"
+    );
+    assert!(
+        speed >= 2000 && current >= 2000,
+        "{speed} {current}\n{}",
+        logs()
+    );
+    assert!(flow < 1500, "undelayed machine lags {flow} ms\n{}", logs());
+    control(&sim, "delay 0 0s").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let n = observer.points("current").len();
+    observer
+        .wait_for(
+            Duration::from_secs(30),
+            "points after the delay",
+            logs,
+            |o| o.points("current").len() >= n + 10,
+        )
+        .await;
+    let after = median_lag_ms(&observer, "current", n).unwrap();
+    // Values sampled under the delay but due after the clear never overwrite newer ones.
+    for tag in ["speed", "current"] {
+        let ts: Vec<i64> = observer.points(tag).iter().map(|p| p.0).collect();
+        assert!(
+            ts.windows(2).all(|w| w[0] <= w[1]),
+            "{tag}: source timestamps go back: {ts:?}"
+        );
+    }
+    assert!(
+        after < 1500,
+        "still late after clearing: {after} ms\n{}",
+        logs()
+    );
+}
+
+/// The shared `disconnect` fault over OPC UA: plant-sim really drops the agent's connection
+/// and refuses new ones, the agent marks its points bad with a reason, and after `clear` it
+/// reconnects and recreates its subscription.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plant_sim_opcua_disconnect_drops_the_agent_until_cleared() {
+    let test = "plant_sim_opcua_disconnect_drops_the_agent_until_cleared";
+    let Some(broker) = peers::require(test, "Mosquitto", peers::mosquitto().await) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (sim, map_path) = start_plant_sim_with(dir.path(), 2, "127.0.0.1:0", "100ms")
+        .await
+        .unwrap();
+    let map = simulators::read_map(&map_path).unwrap();
+    let endpoint = map.opcua_endpoint.clone().unwrap();
+    let device = format!(
+        r#"[[device]]
+id = "plant"
+protocol = "opcua"
+endpoint = "{endpoint}"
+poll_interval = "100ms"
+reconnect_min = "200ms"
+reconnect_max = "1s"
+
+[[device.tag]]
+name = "speed"
+node_id = "{speed}"
+
+[[device.tag]]
+name = "current"
+node_id = "{current}"
+mode = "poll"
+"#,
+        speed = map.opcua_node_id("motor-01", "speed").unwrap(),
+        current = map.opcua_node_id("motor-01", "current").unwrap(),
+    );
+    let agent_id = unique("opcua-disconnect");
+    let observer = Observer::start(&broker, &agent_id).await.unwrap();
+    let agent = start_agent(
+        dir.path(),
+        &agent_config(&agent_id, &broker, dir.path(), &device),
+    )
+    .unwrap();
+    let logs = || {
+        format!(
+            "--- agent ---\n{}\n--- plant-sim ---\n{}",
+            agent.log(),
+            sim.log()
+        )
+    };
+    let good = |o: &Observer, tag: &str| o.points(tag).iter().filter(|p| p.2.is_good()).count();
+    observer
+        .wait_for(Duration::from_secs(30), "good values", logs, |o| {
+            good(o, "speed") >= 3 && good(o, "current") >= 3
+        })
+        .await;
+    control(&sim, "disconnect 1").await;
+    observer
+        .wait_for(
+            Duration::from_secs(30),
+            "bad points after the disconnect",
+            logs,
+            |o| {
+                o.points("speed").last().is_some_and(|p| !p.2.is_good())
+                    && o.points("current")
+                        .iter()
+                        .rev()
+                        .take(3)
+                        .all(|p| !p.2.is_good())
+            },
+        )
+        .await;
+    // While the fault lasts, reconnect attempts fail: no good point arrives.
+    let before = (good(&observer, "speed"), good(&observer, "current"));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        (good(&observer, "speed"), good(&observer, "current")),
+        before,
+        "good points while disconnected\n{}",
+        logs()
+    );
+    let bad = observer.points("current").last().cloned().unwrap();
+    assert_eq!(bad.1, None);
+    assert!(
+        matches!(&bad.2, Quality::Bad(reason) if !reason.is_empty()),
+        "{:?}",
+        bad.2
+    );
+    assert!(sim.log().contains("disconnect fault"), "{}", sim.log());
+    control(&sim, "clear all").await;
+    observer
+        .wait_for(
+            Duration::from_secs(30),
+            "good points after clearing",
+            logs,
+            |o| good(o, "speed") > before.0 + 1 && good(o, "current") > before.1 + 1,
+        )
+        .await;
+    let log = agent.log();
+    assert!(log.contains("device reachable again"), "{log}");
+}
+
+/// A point's value as a number (integers too).
+fn number(v: &Option<Value>) -> Option<f64> {
+    match v {
+        Some(Value::Float(f)) => Some(*f),
+        #[allow(clippy::cast_precision_loss)]
+        Some(Value::Int(i)) => Some(*i as f64),
+        _ => None,
+    }
+}
+
+/// A percent deadband against plant-sim, whose integer-encoded analog variables carry an
+/// EURange property (the register's raw range in engineering units): async-opcua's server
+/// reads it and reports a change only when it exceeds that percentage of the range, so the
+/// agent gets fewer updates than without a deadband, each a change beyond the band.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_percent_deadband_against_plant_sim_eurange() {
+    const PERCENT: f64 = 0.05;
+    let test = "agent_percent_deadband_against_plant_sim_eurange";
+    let Some(broker) = peers::require(test, "Mosquitto", peers::mosquitto().await) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (sim, map_path) = start_plant_sim_with(dir.path(), 1, "127.0.0.1:0", "100ms")
+        .await
+        .unwrap();
+    let map = simulators::read_map(&map_path).unwrap();
+    let endpoint = map.opcua_endpoint.clone().unwrap();
+    let def = simulators::MachineKind::ROTATION[0]
+        .signals()
+        .iter()
+        .find(|d| d.name == "current")
+        .unwrap();
+    let (low, high) = simulators::opcua::eu_range(def).unwrap();
+    let band = (high - low) * PERCENT / 100.0;
+    let node = map.opcua_node_id("motor-01", "current").unwrap();
+    let device = format!(
+        r#"[[device]]
+id = "motor-01"
+protocol = "opcua"
+endpoint = "{endpoint}"
+
+[[device.tag]]
+name = "current_all"
+node_id = "{node}"
+sampling_interval = "50ms"
+queue_size = 20
+
+[[device.tag]]
+name = "current_db"
+node_id = "{node}"
+sampling_interval = "50ms"
+queue_size = 20
+deadband = {{ type = "percent", value = {PERCENT} }}
+"#
+    );
+    let agent_id = unique("opcua-percent");
+    let observer = Observer::start(&broker, &agent_id).await.unwrap();
+    let agent = start_agent(
+        dir.path(),
+        &agent_config(&agent_id, &broker, dir.path(), &device),
+    )
+    .unwrap();
+    let logs = || {
+        format!(
+            "--- agent ---\n{}\n--- plant-sim ---\n{}",
+            agent.log(),
+            sim.log()
+        )
+    };
+    observer
+        .wait_for(
+            Duration::from_secs(30),
+            "60 updates without deadband",
+            logs,
+            |o| o.points("current_all").len() >= 60 && !o.points("current_db").is_empty(),
+        )
+        .await;
+    let values = |tag: &str| -> Vec<f64> {
+        observer
+            .points(tag)
+            .iter()
+            .filter(|p| p.2.is_good())
+            .filter_map(|p| number(&p.1))
+            .collect()
+    };
+    let (all, db) = (values("current_all"), values("current_db"));
+    eprintln!(
+        "EURange {low}..{high}, band {band}: {} updates without deadband, {} with",
+        all.len(),
+        db.len()
+    );
+    let small = all
+        .windows(2)
+        .filter(|w| (w[1] - w[0]).abs() <= band)
+        .count();
+    assert!(small >= 5, "no change within the band to filter: {all:?}");
+    assert!(
+        db.windows(2).all(|w| (w[1] - w[0]).abs() > band),
+        "a change within {band} got through: {db:?}\n{all:?}"
+    );
+    assert!(
+        db.len() < all.len() && db.len() >= 2,
+        "deadband: {db:?} vs {all:?}"
+    );
 }
 
 /// End to end over OPC UA: plant-sim's OPC UA server -> agent (Basic256Sha256

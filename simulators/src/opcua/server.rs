@@ -1,11 +1,13 @@
 //! Binding, building and running the OPC UA server, and publishing plant values into it.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use opcua::crypto::SecurityPolicy;
-use opcua::server::address_space::Variable;
+use opcua::server::address_space::{Variable, VariableBuilder};
 use opcua::server::diagnostics::NamespaceMetadata;
 use opcua::server::node_manager::memory::{
     InMemoryNodeManager, SimpleNodeManager, SimpleNodeManagerImpl, simple_node_manager,
@@ -13,10 +15,14 @@ use opcua::server::node_manager::memory::{
 use opcua::server::{
     ANONYMOUS_USER_TOKEN_ID, Server, ServerBuilder, ServerHandle, ServerUserToken,
 };
-use opcua::types::{DataValue, MessageSecurityMode, NodeId, StatusCode, Variant};
+use opcua::types::{
+    DataTypeId, DataValue, ExtensionObject, MessageSecurityMode, NodeId, QualifiedName, Range,
+    StatusCode, VariableTypeId, Variant,
+};
 use tokio::net::TcpListener;
 
-use crate::plant::{EngValue, Plant};
+use crate::faults::Faults;
+use crate::plant::{DataType, EngValue, Plant, SignalDef};
 
 /// The namespace of the plant's nodes.
 pub const NAMESPACE_URI: &str = "urn:sentia:plant-sim:machines";
@@ -96,7 +102,11 @@ pub enum OpcUaError {
 pub struct OpcUaServer {
     server: Server,
     handle: ServerHandle,
+    /// The public listener (the relay, see `super::proxy`).
     listener: TcpListener,
+    /// The server's own listener, reached only through the relay.
+    inner: TcpListener,
+    machines: usize,
     addr: SocketAddr,
     namespace: u16,
     manager: Arc<InMemoryNodeManager<SimpleNodeManagerImpl>>,
@@ -124,6 +134,21 @@ fn variant(v: EngValue) -> Variant {
     }
 }
 
+/// The EURange of an integer-encoded analog signal: its register's raw range in engineering
+/// units (raw * scale + offset), which is what the register map allows. Booleans and floats
+/// (whose raw range is meaningless) have none.
+pub fn eu_range(def: &SignalDef) -> Option<(f64, f64)> {
+    let (lo, hi) = match def.data_type {
+        DataType::U16 => (0.0, f64::from(u16::MAX)),
+        DataType::I16 => (f64::from(i16::MIN), f64::from(i16::MAX)),
+        DataType::U32 => (0.0, f64::from(u32::MAX)),
+        DataType::I32 => (f64::from(i32::MIN), f64::from(i32::MAX)),
+        DataType::Bool | DataType::F32 => return None,
+    };
+    let (a, b) = (lo * def.scale + def.offset, hi * def.scale + def.offset);
+    Some((a.min(b), a.max(b)))
+}
+
 impl OpcUaServer {
     /// Binds the listener, builds the server (certificate created if missing) and adds one
     /// object per machine.
@@ -139,6 +164,12 @@ impl OpcUaServer {
             addr: settings.listen,
             source,
         })?;
+        let inner = TcpListener::bind((addr.ip(), 0))
+            .await
+            .map_err(|source| OpcUaError::Bind {
+                addr: settings.listen,
+                source,
+            })?;
         let host = addr.ip().to_string();
         let user_ids = [ANONYMOUS_USER_TOKEN_ID, USER_TOKEN_ID];
         let mut builder = ServerBuilder::new()
@@ -193,12 +224,30 @@ impl OpcUaServer {
                     })
                     .collect();
                 space.add_variables(variables, &object);
+                for def in info.kind().signals() {
+                    let Some((low, high)) = eu_range(def) else {
+                        continue;
+                    };
+                    let var = NodeId::new(namespace, format!("{}.{}", info.id(), def.name));
+                    let prop =
+                        NodeId::new(namespace, format!("{}.{}.EURange", info.id(), def.name));
+                    VariableBuilder::new(&prop, QualifiedName::new(0, "EURange"), "EURange")
+                        .property_of(var)
+                        .has_type_definition(VariableTypeId::PropertyType)
+                        .data_type(DataTypeId::Range)
+                        .value(Variant::ExtensionObject(ExtensionObject::from_message(
+                            Range { low, high },
+                        )))
+                        .insert(&mut *space);
+                }
             }
         }
         Ok(Self {
             server,
             handle,
             listener,
+            inner,
+            machines: plant.machines().count(),
             addr,
             namespace,
             manager,
@@ -220,19 +269,44 @@ impl OpcUaServer {
         self.namespace
     }
 
-    /// Splits into the serving future and a publisher of plant values.
-    pub fn into_parts(self) -> (Publisher, impl Future<Output = ()>) {
+    /// Splits into the serving future (the server and its relay, which applies `faults`'
+    /// `disconnect`) and a publisher of plant values.
+    pub fn into_parts(self, faults: Arc<Faults>) -> (Publisher, impl Future<Output = ()>) {
         let publisher = Publisher {
             handle: self.handle.clone(),
             manager: self.manager,
             namespace: self.namespace,
+            written: Arc::default(),
         };
         let handle = self.handle;
         let server = self.server;
         let listener = self.listener;
+        let inner = self.inner;
+        let machines = self.machines;
         let run = async move {
-            if let Err(e) = server.run_with(listener).await {
-                tracing::error!(error = %e, "OPC UA server stopped with an error");
+            let relay = match inner.local_addr() {
+                Ok(addr) => Some(super::proxy::relay(
+                    listener,
+                    addr,
+                    handle.clone(),
+                    faults,
+                    machines,
+                )),
+                Err(e) => {
+                    tracing::error!(error = %e, "OPC UA relay has no server address");
+                    None
+                }
+            };
+            let serve = async {
+                if let Err(e) = server.run_with(inner).await {
+                    tracing::error!(error = %e, "OPC UA server stopped with an error");
+                }
+            };
+            match relay {
+                Some(relay) => {
+                    tokio::join!(serve, relay);
+                }
+                None => serve.await,
             }
             drop(handle);
         };
@@ -246,24 +320,38 @@ pub struct Publisher {
     handle: ServerHandle,
     manager: Arc<InMemoryNodeManager<SimpleNodeManagerImpl>>,
     namespace: u16,
+    /// When each machine's last written values were sampled: a delayed batch older than
+    /// what is already written (the delay was shortened meanwhile) is dropped.
+    written: Arc<Mutex<HashMap<usize, Instant>>>,
 }
+
+/// One machine's values sampled at one tick.
+type Batch = (usize, Vec<(NodeId, DataValue)>);
 
 impl Publisher {
     /// Publishes every signal of every machine at the plant's current tick, except the
     /// machines `frozen` names; a machine for which `status` gives a code gets its values
-    /// with that status.
+    /// with that status. A machine for which `delay` is not zero has its values sampled now
+    /// (source timestamp: now) but written into the address space, and so seen by Reads and
+    /// subscriptions, only that much later (never over values sampled later).
     pub fn publish(
         &self,
         plant: &Plant,
         frozen: impl Fn(usize) -> bool,
         status: impl Fn(usize) -> Option<StatusCode>,
+        delay: impl Fn(usize) -> Duration,
     ) {
-        let values: Vec<(NodeId, DataValue)> = plant
-            .machines()
-            .filter(|info| !frozen(info.index()))
-            .flat_map(|info| {
-                let status = status(info.index());
-                info.kind().signals().iter().filter_map(move |def| {
+        let sampled = Instant::now();
+        let mut now: Vec<Batch> = Vec::new();
+        let mut later: HashMap<Duration, Vec<Batch>> = HashMap::new();
+        for info in plant.machines().filter(|info| !frozen(info.index())) {
+            let status = status(info.index());
+            let delay = delay(info.index());
+            let values = info
+                .kind()
+                .signals()
+                .iter()
+                .filter_map(|def| {
                     let value = variant(plant.engineering_value(info.index(), def.name)?);
                     Some((
                         NodeId::new(self.namespace, format!("{}.{}", info.id(), def.name)),
@@ -273,8 +361,44 @@ impl Publisher {
                         },
                     ))
                 })
+                .collect();
+            if delay.is_zero() {
+                now.push((info.index(), values));
+            } else {
+                later.entry(delay).or_default().push((info.index(), values));
+            }
+        }
+        self.write(sampled, now);
+        for (delay, batches) in later {
+            let publisher = self.clone();
+            let cancelled = self.handle.token().clone();
+            tokio::spawn(async move {
+                tokio::select! {
+                    () = cancelled.cancelled() => {}
+                    () = tokio::time::sleep(delay) => publisher.write(sampled, batches),
+                }
+            });
+        }
+    }
+
+    /// Writes the batches sampled at `sampled`, except those of machines whose written
+    /// values are newer.
+    fn write(&self, sampled: Instant, batches: Vec<Batch>) {
+        let mut written = self.written.lock().unwrap_or_else(PoisonError::into_inner);
+        let values: Vec<(NodeId, DataValue)> = batches
+            .into_iter()
+            .filter(|(machine, _)| {
+                let fresh = written.get(machine).is_none_or(|last| *last <= sampled);
+                if fresh {
+                    written.insert(*machine, sampled);
+                }
+                fresh
             })
+            .flat_map(|(_, values)| values)
             .collect();
+        if values.is_empty() {
+            return;
+        }
         let result = self.manager.set_values(
             self.handle.subscriptions(),
             values.iter().map(|(id, dv)| (id, None, dv.clone())),
