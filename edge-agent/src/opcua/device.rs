@@ -28,7 +28,7 @@ use super::subscribe::{self, NOTIFICATION_CAPACITY, Notification};
 use crate::backoff::{self, Backoff, HealthyStretch};
 use crate::metrics;
 use crate::poll::health::{Health, Transition};
-use crate::poll::{DeviceBatch, PollerHandles};
+use crate::poll::{DeviceBatch, Handoff, PollerHandles};
 use crate::settings::DeviceSettings;
 
 /// Lower bound on one connection attempt (GetEndpoints, secure channel with RSA key
@@ -49,8 +49,8 @@ pub struct OpcUaPoller {
     /// The last error logged at error level (an untrusted certificate is reported once).
     reported: Option<String>,
     notifications_dropped: Arc<AtomicU64>,
-    dropping: u64,
-    forwarder_gone: bool,
+    /// Hands batches to the forwarder.
+    handoff: Handoff,
 }
 
 impl OpcUaPoller {
@@ -75,8 +75,7 @@ impl OpcUaPoller {
             reason: "not connected yet".to_owned(),
             reported: None,
             notifications_dropped: Arc::new(AtomicU64::new(0)),
-            dropping: 0,
-            forwarder_gone: false,
+            handoff: Handoff::default(),
         }
     }
 
@@ -291,41 +290,15 @@ impl OpcUaPoller {
             .collect()
     }
 
-    /// Hands a batch to the forwarder without waiting (same rules as the Modbus poller).
+    /// Hands a batch to the forwarder without waiting.
     fn emit(&mut self, points: Vec<Point>, cancel: &CancellationToken) {
-        let m = &self.handles.metrics;
-        metrics::add(&m.points, points.len() as u64);
         let batch = DeviceBatch {
             device: self.index,
             asset: self.device.asset.clone(),
             points,
         };
-        match self.handles.out.try_send(batch) {
-            Ok(()) => {
-                if self.dropping > 0 {
-                    tracing::warn!(dropped = self.dropping, "forwarder keeps up again");
-                    self.dropping = 0;
-                }
-            }
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                metrics::inc(&m.batches_dropped_channel);
-                if self.dropping == 0 {
-                    tracing::error!(
-                        "forwarder channel full (the forwarder is stalled); dropping this device's batches"
-                    );
-                }
-                self.dropping += 1;
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => {
-                metrics::inc(&m.batches_dropped_closed);
-                if !cancel.is_cancelled() && !self.forwarder_gone {
-                    tracing::error!(
-                        "forwarder stopped; this device's batches are lost until the agent restarts"
-                    );
-                }
-                self.forwarder_gone = true;
-            }
-        }
+        self.handoff
+            .emit(&self.handles.out, &self.handles.metrics, batch, cancel);
     }
 }
 

@@ -10,7 +10,7 @@
 //! - `health`: the I/O-free up/down state machine that decides what gets logged, and the
 //!   verdict that a cycle of nothing but exceptions is unhealthy.
 //! - `states`: [`DeviceStates`], connection states shared with the forwarder.
-//! - `batch`: [`DeviceBatch`], what a poller hands over.
+//! - `batch`: [`DeviceBatch`], what a poller hands over, and `Handoff`, how (never waiting).
 
 mod batch;
 mod breaker;
@@ -22,6 +22,7 @@ mod states;
 mod supervisor;
 
 pub use batch::DeviceBatch;
+pub(crate) use batch::Handoff;
 pub use bus::Buses;
 pub use modbus::{ModbusPoller, PollerHandles};
 pub use states::DeviceStates;

@@ -42,7 +42,7 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
-use super::batch::DeviceBatch;
+use super::batch::{DeviceBatch, Handoff};
 use super::breaker::{Breaker, Tripped};
 use super::bus::{BusGone, BusHandle, Buses};
 use super::health::{self, Health, Transition};
@@ -95,10 +95,8 @@ pub struct ModbusPoller {
     next_attempt: Instant,
     /// Why the device is currently down.
     reason: String,
-    /// Batches dropped since the channel was last found full (0 = not dropping).
-    dropping: u64,
-    /// The forwarder's channel was found closed (logged once).
-    forwarder_gone: bool,
+    /// Hands batches to the forwarder.
+    handoff: Handoff,
 }
 
 impl ModbusPoller {
@@ -135,8 +133,7 @@ impl ModbusPoller {
             stretch,
             next_attempt: Instant::now(),
             reason: "not connected yet".to_owned(),
-            dropping: 0,
-            forwarder_gone: false,
+            handoff: Handoff::default(),
         }
     }
 
@@ -427,40 +424,12 @@ impl ModbusPoller {
 
     /// Hands a batch to the forwarder without waiting.
     fn emit(&mut self, points: Vec<Point>, cancel: &CancellationToken) {
-        let m = &self.handles.metrics;
-        metrics::add(&m.points, points.len() as u64);
         let batch = DeviceBatch {
             device: self.index,
             asset: self.device.asset.clone(),
             points,
         };
-        match self.handles.out.try_send(batch) {
-            Ok(()) => {
-                if self.dropping > 0 {
-                    tracing::warn!(dropped = self.dropping, "forwarder keeps up again");
-                    self.dropping = 0;
-                }
-            }
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                metrics::inc(&m.batches_dropped_channel);
-                if self.dropping == 0 {
-                    tracing::error!(
-                        "forwarder channel full (the forwarder is stalled); dropping this device's batches rather than delaying polls"
-                    );
-                }
-                self.dropping += 1;
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => {
-                metrics::inc(&m.batches_dropped_closed);
-                if cancel.is_cancelled() {
-                    tracing::debug!("forwarder gone; batch discarded during shutdown");
-                } else if !self.forwarder_gone {
-                    tracing::error!(
-                        "forwarder stopped; this device's batches are lost until the agent restarts"
-                    );
-                }
-                self.forwarder_gone = true;
-            }
-        }
+        self.handoff
+            .emit(&self.handles.out, &self.handles.metrics, batch, cancel);
     }
 }
