@@ -902,22 +902,11 @@ async fn control(sim: &Proc, command: &str) {
     assert_eq!(line.trim(), "ok", "{command}");
 }
 
-/// Faults injected while plant-sim runs (its OPC UA fault file and the shared control socket): a bad status reaches the
-/// agent as bad points with the status name, a frozen machine's values stop changing, and
-/// clearing the file restores good data, with no reconnect.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn plant_sim_opcua_faults_reach_the_agent_as_quality() {
-    let test = "plant_sim_opcua_faults_reach_the_agent_as_quality";
-    let Some(broker) = peers::require(test, "Mosquitto", peers::mosquitto().await) else {
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let (sim, map_path) = start_plant_sim_with(dir.path(), 2, "127.0.0.1:0", "100ms")
-        .await
-        .unwrap();
-    let map = simulators::read_map(&map_path).unwrap();
+/// An agent device on plant-sim's OPC UA server: motor-01 `speed` subscribed, motor-01
+/// `current` and pump-02 `flow` polled, every 100 ms.
+fn motor_and_pump_device(map: &simulators::RegisterMap) -> String {
     let endpoint = map.opcua_endpoint.clone().unwrap();
-    let device = format!(
+    format!(
         r#"[[device]]
 id = "plant"
 protocol = "opcua"
@@ -941,7 +930,24 @@ mode = "poll"
         speed = map.opcua_node_id("motor-01", "speed").unwrap(),
         current = map.opcua_node_id("motor-01", "current").unwrap(),
         flow = map.opcua_node_id("pump-02", "flow").unwrap(),
-    );
+    )
+}
+
+/// Faults injected while plant-sim runs (its OPC UA fault file and the shared control socket): a bad status reaches the
+/// agent as bad points with the status name, a frozen machine's values stop changing, and
+/// clearing the file restores good data, with no reconnect.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plant_sim_opcua_faults_reach_the_agent_as_quality() {
+    let test = "plant_sim_opcua_faults_reach_the_agent_as_quality";
+    let Some(broker) = peers::require(test, "Mosquitto", peers::mosquitto().await) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (sim, map_path) = start_plant_sim_with(dir.path(), 2, "127.0.0.1:0", "100ms")
+        .await
+        .unwrap();
+    let map = simulators::read_map(&map_path).unwrap();
+    let device = motor_and_pump_device(&map);
     let agent_id = unique("opcua-faults");
     let observer = Observer::start(&broker, &agent_id).await.unwrap();
     let agent = start_agent(
@@ -1048,32 +1054,7 @@ async fn plant_sim_opcua_delay_makes_one_machine_late() {
         .await
         .unwrap();
     let map = simulators::read_map(&map_path).unwrap();
-    let endpoint = map.opcua_endpoint.clone().unwrap();
-    let device = format!(
-        r#"[[device]]
-id = "plant"
-protocol = "opcua"
-endpoint = "{endpoint}"
-poll_interval = "100ms"
-
-[[device.tag]]
-name = "speed"
-node_id = "{speed}"
-
-[[device.tag]]
-name = "current"
-node_id = "{current}"
-mode = "poll"
-
-[[device.tag]]
-name = "flow"
-node_id = "{flow}"
-mode = "poll"
-"#,
-        speed = map.opcua_node_id("motor-01", "speed").unwrap(),
-        current = map.opcua_node_id("motor-01", "current").unwrap(),
-        flow = map.opcua_node_id("pump-02", "flow").unwrap(),
-    );
+    let device = motor_and_pump_device(&map);
     let agent_id = unique("opcua-delay");
     let observer = Observer::start(&broker, &agent_id).await.unwrap();
     let agent = start_agent(
