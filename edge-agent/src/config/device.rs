@@ -71,6 +71,56 @@ pub(super) struct Seen {
     buses: HashMap<String, (Link, HashMap<u8, usize>)>,
 }
 
+impl Seen {
+    /// Checks a device id and records it; a duplicate is reported at its span.
+    pub(super) fn device_id(
+        &mut self,
+        d: &mut Diagnostics<'_>,
+        id: Option<&At<String>>,
+        path: &str,
+    ) -> Option<String> {
+        let field = format!("{path}.id");
+        let checked = segment(d, id, &field)?;
+        let span = id?.span();
+        if let Some(&first) = self.devices.get(&checked) {
+            let line = d.line_of(first);
+            d.error(
+                &span,
+                field,
+                format!("duplicate device id {checked:?} (first defined on line {line})"),
+            );
+        } else {
+            self.devices.insert(checked.clone(), span.start);
+        }
+        Some(checked)
+    }
+
+    /// The id of tag `name` on `asset`, recorded; a duplicate is reported at the name.
+    pub(super) fn tag_id(
+        &mut self,
+        d: &mut Diagnostics<'_>,
+        asset: Option<&AssetPath>,
+        name: Option<&At<String>>,
+        path: &str,
+    ) -> Option<TagId> {
+        let field = format!("{path}.name");
+        let checked = segment(d, name, &field);
+        let id = TagId::from_parts(asset?, &checked?).ok()?;
+        let span = name?.span();
+        if let Some(&first) = self.tags.get(&id) {
+            let line = d.line_of(first);
+            d.error(
+                &span,
+                field,
+                format!("duplicate tag {id} (first defined on line {line})"),
+            );
+        } else {
+            self.tags.insert(id.clone(), span.start);
+        }
+        Some(id)
+    }
+}
+
 /// Builds every device, recording problems; devices with problems are left out.
 pub(super) fn build_devices(
     d: &mut Diagnostics<'_>,
@@ -102,19 +152,7 @@ fn build_device(
 ) -> Option<DeviceSettings> {
     let path = dev.path.clone();
     let at = |field: &str| format!("{path}.{field}");
-    let id = segment(d, dev.id.as_ref(), &at("id"));
-    if let (Some(id), Some(span)) = (&id, dev.id.as_ref().map(|i| i.span())) {
-        if let Some(&first) = seen.devices.get(id) {
-            let line = d.line_of(first);
-            d.error(
-                &span,
-                at("id"),
-                format!("duplicate device id {id:?} (first defined on line {line})"),
-            );
-        } else {
-            seen.devices.insert(id.clone(), span.start);
-        }
-    }
+    let id = seen.device_id(d, dev.id.as_ref(), &path);
     let asset = device_asset(
         d,
         ctx,

@@ -27,11 +27,10 @@
 use std::time::Duration;
 
 use opcua::types::NodeId;
-use protocols::model::TagId;
 use toml::Spanned;
 use toml::de::DeValue;
 
-use super::build::{check_backoff, check_tunables, segment};
+use super::build::{check_backoff, check_tunables};
 use super::device::{
     DEFAULT_POLL_INTERVAL, DEFAULT_RECONNECT_MAX, DEFAULT_RECONNECT_MIN, DEFAULT_TIMEOUT,
 };
@@ -243,19 +242,7 @@ pub(super) fn build_device(
 ) -> Option<DeviceSettings> {
     let path = dev.path.clone();
     let at = |field: &str| format!("{path}.{field}");
-    let id = segment(d, dev.id.as_ref(), &at("id"));
-    if let (Some(id), Some(span)) = (&id, dev.id.as_ref().map(|i| i.span())) {
-        if let Some(&first) = seen.devices.get(id) {
-            let line = d.line_of(first);
-            d.error(
-                &span,
-                at("id"),
-                format!("duplicate device id {id:?} (first defined on line {line})"),
-            );
-        } else {
-            seen.devices.insert(id.clone(), span.start);
-        }
-    }
+    let id = seen.device_id(d, dev.id.as_ref(), &path);
     let asset = device_asset(d, ctx, dev.asset.as_ref(), &dev.span, &path, id.as_deref());
     if let Some(e) = &dev.endpoint {
         let url = e.get_ref();
@@ -439,23 +426,7 @@ fn build_tag(
     seen: &mut Seen,
 ) -> Option<(OpcUaTag, TagInfo)> {
     let at = |field: &str| format!("{}.{field}", tag.path);
-    let name = segment(d, tag.name.as_ref(), &at("name"));
-    let id = match (asset, &name) {
-        (Some(asset), Some(name)) => TagId::from_parts(asset, name).ok(),
-        _ => None,
-    };
-    if let (Some(id), Some(span)) = (&id, tag.name.as_ref().map(|n| n.span())) {
-        if let Some(&first) = seen.tags.get(id) {
-            let line = d.line_of(first);
-            d.error(
-                &span,
-                at("name"),
-                format!("duplicate tag {id} (first defined on line {line})"),
-            );
-        } else {
-            seen.tags.insert(id.clone(), span.start);
-        }
-    }
+    let id = seen.tag_id(d, asset, tag.name.as_ref(), &tag.path);
     let mut ok = true;
     if let Some(n) = &tag.node_id
         && n.get_ref().parse::<NodeId>().is_err()

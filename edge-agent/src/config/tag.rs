@@ -6,7 +6,7 @@ use protocols::modbus::{
 };
 use protocols::model::{AssetPath, TagId};
 
-use super::build::{segment, span_or, value_or};
+use super::build::{span_or, value_or};
 use super::device::Seen;
 use super::device_sections::TagSection;
 use super::diagnostic::Diagnostics;
@@ -26,23 +26,7 @@ pub(super) fn build_tag(
     address_base: u16,
 ) -> Option<(RegisterTag, TagInfo)> {
     let at = |field: &str| format!("{}.{field}", tag.path);
-    let name = segment(d, tag.name.as_ref(), &at("name"));
-    let id = match (asset, &name) {
-        (Some(asset), Some(name)) => TagId::from_parts(asset, name).ok(),
-        _ => None,
-    };
-    if let (Some(id), Some(name_span)) = (&id, tag.name.as_ref().map(|n| n.span())) {
-        if let Some(&first) = seen.tags.get(id) {
-            let line = d.line_of(first);
-            d.error(
-                &name_span,
-                at("name"),
-                format!("duplicate tag {id} (first defined on line {line})"),
-            );
-        } else {
-            seen.tags.insert(id.clone(), name_span.start);
-        }
-    }
+    let id = seen.tag_id(d, asset, tag.name.as_ref(), &tag.path);
     // Without a valid id the tag's other fields are still checked, under a stand-in id.
     let checked_id = match &id {
         Some(id) => id.clone(),
