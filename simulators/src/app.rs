@@ -29,6 +29,7 @@ use crate::modbus::{ImageStore, ModbusServer, ServerError};
 use crate::opcua::faults::FaultFile;
 use crate::opcua::{OpcUaError, OpcUaServer, OpcUaSettings};
 use crate::plant::{Plant, PlantError};
+use crate::served::{ServedError, ServedLog};
 use opcua::types::StatusCode;
 
 /// Settings of one simulator instance.
@@ -50,6 +51,8 @@ pub struct SimConfig {
     pub faults: Vec<String>,
     /// The OPC UA server, if plant-sim serves OPC UA too.
     pub opcua: Option<OpcUaSettings>,
+    /// Append every answered Modbus read to this ledger (see [`crate::served`]).
+    pub served_log: Option<PathBuf>,
 }
 
 /// Why the simulator could not start.
@@ -85,6 +88,9 @@ pub enum SimError {
     /// Starting the OPC UA server failed.
     #[error("failed to start the OPC UA server")]
     OpcUa(#[from] OpcUaError),
+    /// Opening the served-reads ledger failed.
+    #[error("failed to open the served-reads ledger")]
+    Served(#[from] ServedError),
 }
 
 /// A started simulator: listeners bound, map written, not yet serving.
@@ -97,6 +103,7 @@ pub struct PlantSim {
     faults: Arc<Faults>,
     control: Option<tokio::net::TcpListener>,
     opcua: Option<OpcUaServer>,
+    served: Option<Arc<ServedLog>>,
 }
 
 impl PlantSim {
@@ -126,6 +133,13 @@ impl PlantSim {
             Some(settings) => Some(OpcUaServer::bind(settings, &plant).await?),
             None => None,
         };
+        let served = match &config.served_log {
+            Some(path) => {
+                let ids = plant.machines().map(|m| m.id().to_owned()).collect();
+                Some(Arc::new(ServedLog::open(path, ids)?))
+            }
+            None => None,
+        };
         let sim = Self {
             config,
             plant,
@@ -134,6 +148,7 @@ impl PlantSim {
             faults,
             control,
             opcua,
+            served,
         };
         if let Some(path) = &sim.config.map_out {
             write_map(path, &sim.register_map())?;
@@ -212,6 +227,7 @@ impl PlantSim {
             faults,
             control,
             opcua,
+            served,
         } = self;
         let tracker = TaskTracker::new();
         tracker.spawn(
@@ -219,6 +235,7 @@ impl PlantSim {
                 .run(
                     Arc::clone(&store),
                     Arc::clone(&faults),
+                    served,
                     cancel.child_token(),
                 )
                 .instrument(tracing::info_span!("modbus_server")),
@@ -304,6 +321,7 @@ mod tests {
             control: None,
             faults: Vec::new(),
             opcua: None,
+            served_log: None,
         }
     }
 

@@ -56,6 +56,10 @@ pub struct Args {
     /// The OPC UA password user as USER:PASSWORD (anonymous is always accepted too).
     #[arg(long, default_value = "operator:operator", value_parser = parse_user)]
     pub opcua_user: (String, String),
+    /// Append one line per answered Modbus read (time, machine, table, range) to this file,
+    /// so a test can tell exactly which points were served (see `served.rs`).
+    #[arg(long)]
+    pub served_log: Option<PathBuf>,
     /// Log format on stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -88,6 +92,7 @@ impl Args {
                 user: self.opcua_user.0.clone(),
                 password: self.opcua_user.1.clone(),
             }),
+            served_log: self.served_log.clone(),
         }
     }
 }

@@ -11,6 +11,7 @@
 //! - [`app`]: startup and run loop of the `plant-sim` binary ([`PlantSim`]).
 //! - [`faults`]: protocol-neutral fault injection per machine (delay, silence, disconnect,
 //!   exception ranges, freeze); [`control`]: the line-protocol socket that applies them.
+//! - [`served`]: the served-reads ledger (`--served-log`): exactly which reads were answered.
 //!
 //! This crate deliberately does not depend on `protocols`: both sides agree
 //! through the map file, so a decoding bug cannot hide on both sides.
@@ -24,6 +25,7 @@ pub mod map_file;
 pub mod modbus;
 pub mod opcua;
 pub mod plant;
+pub mod served;
 pub mod shutdown;
 
 pub use app::{PlantSim, SimConfig, SimError};

@@ -31,6 +31,10 @@ struct Running {
 }
 
 async fn start() -> Running {
+    start_with(None).await
+}
+
+async fn start_with(served_log: Option<std::path::PathBuf>) -> Running {
     let config = SimConfig {
         machines: MACHINES,
         seed: SEED,
@@ -40,6 +44,7 @@ async fn start() -> Running {
         control: None,
         faults: Vec::new(),
         opcua: None,
+        served_log,
     };
     let sim = within("start", PlantSim::start(config)).await.unwrap();
     let addrs = sim.local_addrs().to_vec();
@@ -208,4 +213,50 @@ async fn many_concurrent_clients() {
     for task in tasks {
         within("client task", task).await.unwrap();
     }
+}
+
+/// The served-reads ledger lists each answered read (machine id, table, range) and nothing
+/// that was refused or written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn served_log_records_exactly_the_answered_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("served.log");
+    let sim = start_with(Some(path.clone())).await;
+    let before = simulators::served::now_ns();
+    let mut ctx = connect(sim.addrs[0], 1).await;
+    within("read", ctx.read_input_registers(0, 4))
+        .await
+        .unwrap()
+        .unwrap();
+    within("read", ctx.read_coils(2, 3)).await.unwrap().unwrap();
+    // Refused (out of the bank) and a write: not served reads.
+    let refused = within("read", ctx.read_holding_registers(511, 2))
+        .await
+        .unwrap();
+    assert_eq!(refused, Err(ExceptionCode::IllegalDataAddress));
+    within("write", ctx.write_single_register(10, 7))
+        .await
+        .unwrap()
+        .unwrap();
+    let mut second = connect(sim.addrs[1], 2).await; // machine 248
+    within("read", second.read_holding_registers(10, 1))
+        .await
+        .unwrap()
+        .unwrap();
+    let reads = simulators::served::read_ledger(&path).unwrap();
+    let plant = Plant::new(SEED, MACHINES).unwrap();
+    let id = |i: usize| plant.machines().nth(i).unwrap().id().to_owned();
+    let got: Vec<_> = reads
+        .iter()
+        .map(|r| (r.machine.clone(), r.table, r.address, r.count))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (id(0), RegisterKind::Input, 0, 4),
+            (id(0), RegisterKind::Coil, 2, 3),
+            (id(248), RegisterKind::Holding, 10, 1),
+        ]
+    );
+    assert!(reads.iter().all(|r| r.ts_ns >= before));
 }

@@ -14,11 +14,14 @@
 //! - [`api`]: a small client for the aggregator's HTTP API with deadlines.
 //! - [`write_peer`]: the pymodbus server of the write and tool tests, which reports every
 //!   write request it receives.
+//! - [`faults`]: private broker, network-cut proxy, MQTT observer and the served = stored
+//!   reconciliation of the fault tests.
 //! - [`stack`]: the whole stack (simulator, aggregator, agent) for one test.
 
 pub mod agent_config;
 pub mod api;
 pub mod bins;
+pub mod faults;
 pub mod peers;
 pub mod process;
 pub mod python;

@@ -5,7 +5,8 @@
 //! agent config from the simulator's map with a unique site and agent id (so runs sharing a
 //! broker never mix), and starts the agent. Fault tests restart the aggregator or simulator with their first
 //! arguments ([`Stack::restart_aggregator`], [`Stack::restart_sim`]). Dropping the stack
-//! kills all three.
+//! kills all three. The simulator always runs with a control socket ([`Stack::fault`]) and a
+//! served-reads ledger ([`Stack::served`]), so a test can say exactly what was served.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -16,7 +17,9 @@ use crate::bins;
 use crate::process::Proc;
 use anyhow::Context;
 use serde_json::Value;
+use simulators::served::ServedRead;
 use simulators::{EngValue, MachineEntry, Plant, RegisterMap};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 /// Where the aggregator gets its MQTT from and stores points.
 pub enum Backend {
@@ -58,6 +61,8 @@ pub struct StackOptions {
     pub agent_broker: Option<String>,
     /// Read the plant over plant-sim's OPC UA server with these options instead of Modbus.
     pub opcua: Option<OpcUaConfigOptions>,
+    /// TOML appended to the rendered agent config (e.g. a `[spool]` table).
+    pub agent_extra: String,
 }
 
 impl Default for StackOptions {
@@ -72,6 +77,7 @@ impl Default for StackOptions {
             dead_device: false,
             agent_broker: None,
             opcua: None,
+            agent_extra: String::new(),
         }
     }
 }
@@ -98,6 +104,8 @@ pub struct Stack {
     pub aggregator_args: Vec<String>,
     /// Arguments the simulator was started with (for [`Stack::restart_sim`]).
     pub sim_args: Vec<String>,
+    /// The simulator's served-reads ledger (`--served-log`), appended to across restarts.
+    pub served_log: PathBuf,
 }
 
 /// How long a process may take to print its ready line.
@@ -109,6 +117,7 @@ impl Stack {
         let dir = tempfile::tempdir()?;
         let logs = dir.path();
         let map_path = dir.path().join("map.toml");
+        let served_log = dir.path().join("served.log");
         let tick = format!("{}ms", o.tick.as_millis());
         let mut sim_args: Vec<String> = vec![
             "--machines".into(),
@@ -121,6 +130,10 @@ impl Stack {
             tick,
             "--map-out".into(),
             map_path.to_string_lossy().into_owned(),
+            "--served-log".into(),
+            served_log.to_string_lossy().into_owned(),
+            "--control".into(),
+            "127.0.0.1:0".into(),
         ];
         if o.opcua.is_some() {
             sim_args.extend([
@@ -234,16 +247,13 @@ impl Stack {
             data_dir: Some(dir.path().join("agent").to_string_lossy().into_owned()),
         };
         let agent_config = dir.path().join("agent.toml");
-        let text = match &o.opcua {
+        let mut text = match &o.opcua {
             Some(opcua) => agent_config::render_opcua(&map, &opts, opcua)?,
             None => agent_config::render(&map, &opts)?,
         };
+        text.push_str(&o.agent_extra);
         std::fs::write(&agent_config, text)?;
-        let agent = Proc::spawn_background(
-            &bins::path(bins::EDGE_AGENT),
-            &["run", "--config", &agent_config.to_string_lossy()],
-            logs,
-        )?;
+        let agent = spawn_agent(&agent_config, logs)?;
         Ok(Self {
             dir,
             sim,
@@ -255,7 +265,48 @@ impl Stack {
             agent_config,
             aggregator_args,
             sim_args,
+            served_log,
         })
+    }
+
+    /// Starts the agent again on the same config and data dir (its spool), replacing (and
+    /// killing, if still running) the old process.
+    pub async fn restart_agent(&mut self) -> anyhow::Result<()> {
+        self.agent.kill().await?;
+        self.agent = spawn_agent(&self.agent_config, self.dir.path())?;
+        Ok(())
+    }
+
+    /// Every read the simulator answered so far, over all its runs.
+    pub fn served(&self) -> anyhow::Result<Vec<ServedRead>> {
+        Ok(simulators::served::read_ledger(&self.served_log)?)
+    }
+
+    /// Sends one fault command (see `simulators::faults`) to the simulator's control socket.
+    pub async fn fault(&self, command: &str) -> anyhow::Result<()> {
+        let addr = self.sim.ready_value("control")?;
+        let stream = tokio::net::TcpStream::connect(addr).await?;
+        let (read, mut write) = stream.into_split();
+        write.write_all(format!("{command}\n").as_bytes()).await?;
+        let mut answer = String::new();
+        tokio::time::timeout(
+            Duration::from_secs(5),
+            BufReader::new(read).read_line(&mut answer),
+        )
+        .await
+        .context("no answer from the control socket within 5 s")??;
+        anyhow::ensure!(answer.trim() == "ok", "{command:?}: {}", answer.trim());
+        Ok(())
+    }
+
+    /// Silences every machine (no more answers, so the ledger stops growing) and waits
+    /// `settle` for requests already answered to reach the agent.
+    pub async fn silence_all(&self, settle: Duration) -> anyhow::Result<()> {
+        for machine in 0..self.map.machines {
+            self.fault(&format!("silence {machine}")).await?;
+        }
+        tokio::time::sleep(settle).await;
+        Ok(())
     }
 
     /// Starts the aggregator again with the arguments (config, data dir) it was first
@@ -280,17 +331,12 @@ impl Stack {
     pub async fn restart_sim(&mut self, port: u16) -> anyhow::Result<()> {
         self.sim.kill().await?;
         let listen = format!("127.0.0.1:{port}");
-        let args: Vec<&str> = self
-            .sim_args
+        let mut args = strs(&self.sim_args);
+        let at = args
             .iter()
-            .map(|a| {
-                if a == "127.0.0.1:0" {
-                    listen.as_str()
-                } else {
-                    a.as_str()
-                }
-            })
-            .collect();
+            .position(|a| *a == "--listen")
+            .context("no --listen")?;
+        args[at + 1] = listen.as_str();
         self.sim = Proc::spawn(
             &bins::path(bins::PLANT_SIM),
             &args,
@@ -330,6 +376,14 @@ impl Stack {
             .await?;
         v.as_array().cloned().context("latest is not an array")
     }
+}
+
+fn spawn_agent(config: &std::path::Path, logs: &std::path::Path) -> anyhow::Result<Proc> {
+    Proc::spawn_background(
+        &bins::path(bins::EDGE_AGENT),
+        &["run", "--config", &config.to_string_lossy()],
+        logs,
+    )
 }
 
 fn strs(v: &[String]) -> Vec<&str> {

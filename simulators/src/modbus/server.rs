@@ -21,6 +21,7 @@ use super::addressing::{UNITS_PER_LISTENER, listener_addr, listener_count};
 use super::service::PlantService;
 use super::store::ImageStore;
 use crate::faults::Faults;
+use crate::served::ServedLog;
 
 /// Pause before accepting again after an `accept` error.
 const ACCEPT_RETRY: Duration = Duration::from_millis(100);
@@ -104,12 +105,20 @@ impl ModbusServer {
         &self.addrs
     }
 
-    /// Serves requests from `store` until `cancel` fires.
-    pub async fn run(self, store: Arc<ImageStore>, faults: Arc<Faults>, cancel: CancellationToken) {
+    /// Serves requests from `store` until `cancel` fires, recording answered reads in
+    /// `served` when given.
+    pub async fn run(
+        self,
+        store: Arc<ImageStore>,
+        faults: Arc<Faults>,
+        served: Option<Arc<ServedLog>>,
+        cancel: CancellationToken,
+    ) {
         let tracker = TaskTracker::new();
         let machines = store.machine_count();
         for (index, (listener, addr)) in self.listeners.into_iter().zip(self.addrs).enumerate() {
-            let service = PlantService::new(Arc::clone(&store), Arc::clone(&faults), index);
+            let service = PlantService::new(Arc::clone(&store), Arc::clone(&faults), index)
+                .with_served_log(served.clone());
             let first = index * UNITS_PER_LISTENER;
             let served = first..machines.min(first + UNITS_PER_LISTENER);
             let gate = Gate {

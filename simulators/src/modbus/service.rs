@@ -10,6 +10,9 @@
 //! Injected faults ([`Faults`]) apply per machine before any of that: a silenced or
 //! disconnected machine gets no answer, a refused range answers its exception code, and a
 //! delay holds the answer back.
+//!
+//! With a [`ServedLog`] every read answered with data is recorded once its answer is handed
+//! to the connection (after the delay).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -22,6 +25,7 @@ use super::addressing::machine_index;
 use super::store::ImageStore;
 use crate::faults::Faults;
 use crate::plant::RegisterKind;
+use crate::served::ServedLog;
 
 /// Most registers per read (FC3/FC4).
 const MAX_READ_REGISTERS: u16 = 125;
@@ -38,6 +42,7 @@ pub struct PlantService {
     store: Arc<ImageStore>,
     faults: Arc<Faults>,
     listener: usize,
+    served: Option<Arc<ServedLog>>,
 }
 
 impl PlantService {
@@ -47,7 +52,15 @@ impl PlantService {
             store,
             faults,
             listener,
+            served: None,
         }
+    }
+
+    /// Records every answered read in `log`.
+    #[must_use]
+    pub fn with_served_log(mut self, log: Option<Arc<ServedLog>>) -> Self {
+        self.served = log;
+        self
     }
 
     /// The injected delay for a request to `slave`.
@@ -70,14 +83,8 @@ impl PlantService {
             tracing::trace!(machine, "fault: not answering");
             return Ok(None);
         }
-        let read = match &request {
-            Request::ReadCoils(a, n) => Some((RegisterKind::Coil, *a, *n)),
-            Request::ReadDiscreteInputs(a, n) => Some((RegisterKind::Discrete, *a, *n)),
-            Request::ReadHoldingRegisters(a, n) => Some((RegisterKind::Holding, *a, *n)),
-            Request::ReadInputRegisters(a, n) => Some((RegisterKind::Input, *a, *n)),
-            _ => None,
-        };
-        if let Some(code) = read.and_then(|(kind, a, n)| faults.refusal(kind, a, n)) {
+        if let Some(code) = read_range(&request).and_then(|(kind, a, n)| faults.refusal(kind, a, n))
+        {
             return Err(ExceptionCode::new(code));
         }
         let response = match request {
@@ -190,13 +197,35 @@ impl tokio_modbus::server::Service for PlantService {
 
     fn call(&self, request: Self::Request) -> Self::Future {
         let delay = self.delay(request.slave);
+        let read = read_range(&request.request);
+        let machine = machine_index(self.listener, request.slave);
         let result = self.handle(request);
+        let served = match (&self.served, &result, read, machine) {
+            (Some(log), Ok(Some(_)), Some(read), Some(machine)) => {
+                Some((Arc::clone(log), machine, read))
+            }
+            _ => None,
+        };
         Box::pin(async move {
             if !delay.is_zero() {
                 tokio::time::sleep(delay).await;
             }
+            if let Some((log, machine, (table, address, count))) = served {
+                log.record(machine, table, address, count);
+            }
             result
         })
+    }
+}
+
+/// The table and range of a read request; `None` for anything else.
+fn read_range(request: &Request<'_>) -> Option<(RegisterKind, u16, u16)> {
+    match request {
+        Request::ReadCoils(a, n) => Some((RegisterKind::Coil, *a, *n)),
+        Request::ReadDiscreteInputs(a, n) => Some((RegisterKind::Discrete, *a, *n)),
+        Request::ReadHoldingRegisters(a, n) => Some((RegisterKind::Holding, *a, *n)),
+        Request::ReadInputRegisters(a, n) => Some((RegisterKind::Input, *a, *n)),
+        _ => None,
     }
 }
 
