@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::{PoisonError, RwLock};
 
-use protocols::model::{AgentId, AgentState, AgentStatus, DeviceState, TimestampNs};
+use protocols::model::{AgentId, AgentState, AgentStatus, DeviceState, SpoolStatus, TimestampNs};
 
 /// What is known about one agent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +20,9 @@ pub struct AgentInfo {
     pub status_ts_ns: Option<TimestampNs>,
     /// Devices and whether each is connected, from the last status message.
     pub devices: Vec<(String, bool)>,
+    /// The agent's spool figures from the last status that had them (a Last Will has none,
+    /// so the figures before an agent died stay visible).
+    pub spool: Option<SpoolStatus>,
     /// When any message from the agent last arrived.
     pub last_seen_ns: TimestampNs,
     /// Batch sequence numbers.
@@ -74,6 +77,7 @@ impl AgentTable {
             session: None,
             status_ts_ns: None,
             devices: Vec::new(),
+            spool: None,
             last_seen_ns: recv_ns,
             seq: AgentSeq::default(),
         });
@@ -120,6 +124,9 @@ impl AgentTable {
                 .iter()
                 .map(|d| (d.id.clone(), d.state == DeviceState::Connected))
                 .collect();
+            if status.spool.is_some() {
+                info.spool = status.spool;
+            }
             (before != Some(status.state)).then_some(before)
         })
     }
@@ -145,7 +152,28 @@ mod tests {
             state,
             ts_ns,
             devices: vec![],
+            spool: None,
         }
+    }
+
+    #[test]
+    fn spool_figures_survive_a_last_will() {
+        let t = AgentTable::default();
+        let spool = SpoolStatus {
+            depth_batches: 5,
+            depth_bytes: 900,
+            dropped_batches: 2,
+            dropped_points: 18,
+        };
+        let online = AgentStatus {
+            spool: Some(spool),
+            ..status(AgentState::Online, 10)
+        };
+        t.update_status(&online, 100);
+        t.update_status(&status(AgentState::Offline, 11), 101);
+        let (_, info) = &t.snapshot()[0];
+        assert_eq!(info.state, Some(AgentState::Offline));
+        assert_eq!(info.spool, Some(spool));
     }
 
     #[test]

@@ -149,6 +149,12 @@ async fn end_to_end_over_mqtt_and_http() {
         state: AgentState::Online,
         ts_ns: t0,
         devices: vec![],
+        spool: Some(protocols::model::SpoolStatus {
+            depth_batches: 7,
+            depth_bytes: 4096,
+            dropped_batches: 2,
+            dropped_points: 18,
+        }),
     });
 
     agent_client
@@ -215,6 +221,20 @@ async fn end_to_end_over_mqtt_and_http() {
         m.matches("sentia_decode_errors_total{").count(),
         2,
         "only the two bad messages are counted: {m}"
+    );
+
+    // The agent's spool figures from its status.
+    let (_, agents) = api.get("/api/v1/agents").await;
+    let a = &agents[0];
+    assert_eq!(
+        (
+            &a["spool_depth"],
+            &a["spool_bytes"],
+            &a["dropped_batches"],
+            &a["dropped_points"]
+        ),
+        (&json!(7), &json!(4096), &json!(2), &json!(18)),
+        "{a}"
     );
 
     // health

@@ -12,7 +12,8 @@
 //!
 //! Reload: [`AgentHandle::reload`] hands newly loaded settings to the running agent, which
 //! applies them per device (see [`crate::reload`]) without touching the forwarder; the
-//! binary does so on SIGHUP ([`reload_on_sighup`]).
+//! binary does so on SIGHUP and when the file changes
+//! ([`crate::config_watch::reload_on_signal_or_change`]).
 //!
 //! The forwarder is the only way out for data, so it is watched alongside the shutdown
 //! signal. If it ends before shutdown (an error, a panic, its MQTT event loop task dying),
@@ -21,7 +22,6 @@
 //! on while publishing nothing (the broker publishes the Last Will meanwhile).
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -409,46 +409,6 @@ async fn log_summaries(metrics: Arc<Metrics>, stop: CancellationToken) {
             () = stop.cancelled() => return,
             _ = every.tick() => metrics.log_summary(),
         }
-    }
-}
-
-/// Reloads the configuration file at `path` on every SIGHUP until the agent stops. An
-/// invalid (or unreadable) file is reported, every problem at error as
-/// `FILE:LINE:COL: path: message`, and the agent keeps its current configuration.
-pub async fn reload_on_sighup(path: PathBuf, handle: AgentHandle) {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut hangup = match signal(SignalKind::hangup()) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGHUP; configuration reload disabled");
-                return;
-            }
-        };
-        while hangup.recv().await.is_some() {
-            tracing::info!(config = %path.display(), "SIGHUP received; reloading the configuration");
-            match crate::config::load(&path) {
-                Ok(settings) => {
-                    if !handle.reload(settings).await {
-                        return;
-                    }
-                }
-                Err(e) => {
-                    for line in e.to_string().lines() {
-                        tracing::error!("{line}");
-                    }
-                    tracing::error!(
-                        problems = e.problems().len(),
-                        "configuration reload rejected; keeping the running configuration"
-                    );
-                }
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = (path, handle);
     }
 }
 

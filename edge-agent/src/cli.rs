@@ -332,7 +332,10 @@ fn run(path: &std::path::Path, log_format: LogFormat) -> ExitCode {
             on_signal.cancel();
         });
         let (handle, agent) = app::start(settings, shutdown);
-        tokio::spawn(app::reload_on_sighup(path.to_owned(), handle));
+        tokio::spawn(crate::config_watch::reload_on_signal_or_change(
+            path.to_owned(),
+            handle,
+        ));
         agent.await
     });
     if let Err(e) = &result {

@@ -37,7 +37,8 @@
 //!   sequence numbers, size/age limits, torn-tail recovery.
 //! - [`backoff`]: capped exponential backoff with jitter, reset only after a healthy stretch
 //!   (I/O-free).
-//! - [`reload`]: configuration reload on SIGHUP: which devices are added, removed, changed
+//! - [`config_watch`]: reloads the file on SIGHUP and when its content changes (polled).
+//! - [`reload`]: configuration reload (SIGHUP or file change): which devices are added, removed, changed
 //!   or kept (I/O-free); [`app`] applies it without touching the forwarder or the spool.
 //! - [`command`]: write commands from the MQTT command topic: validation against the
 //!   configuration (`writable`, `min`, `max`), deduplication of redelivered ids, routing to
@@ -85,6 +86,7 @@ pub mod backoff;
 pub mod cli;
 pub mod command;
 pub mod config;
+pub mod config_watch;
 pub mod forward;
 pub mod logging;
 pub mod metrics;

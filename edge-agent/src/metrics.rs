@@ -6,6 +6,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use protocols::model::SpoolStatus;
+
 /// Shared counters.
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -39,6 +41,8 @@ pub struct Metrics {
     /// Batches dropped by a poller because the forwarder's channel was closed (the forwarder
     /// stopped; outside shutdown that is a fault and the agent stops).
     pub batches_dropped_closed: AtomicU64,
+    /// Points in batches dropped because the forwarder's channel was full or closed.
+    pub points_dropped_channel: AtomicU64,
     /// Batches discarded by a spool limit (`max_bytes`, `max_age`) or a failed append.
     pub batches_dropped_spool: AtomicU64,
     /// Points in those batches.
@@ -80,6 +84,7 @@ pub struct MetricsSnapshot {
     pub batches_dropped_channel: u64,
     pub batches_dropped_closed: u64,
     pub batches_dropped_spool: u64,
+    pub points_dropped_channel: u64,
     pub points_dropped_spool: u64,
     pub spool_errors: u64,
     pub encode_errors: u64,
@@ -121,6 +126,7 @@ impl Metrics {
             batches_dropped_channel: g(&self.batches_dropped_channel),
             batches_dropped_closed: g(&self.batches_dropped_closed),
             batches_dropped_spool: g(&self.batches_dropped_spool),
+            points_dropped_channel: g(&self.points_dropped_channel),
             points_dropped_spool: g(&self.points_dropped_spool),
             spool_errors: g(&self.spool_errors),
             encode_errors: g(&self.encode_errors),
@@ -152,6 +158,7 @@ impl Metrics {
             dropped_channel = s.batches_dropped_channel,
             dropped_closed = s.batches_dropped_closed,
             dropped_spool = s.batches_dropped_spool,
+            points_dropped_channel = s.points_dropped_channel,
             points_dropped_spool = s.points_dropped_spool,
             spool_errors = s.spool_errors,
             encode_errors = s.encode_errors,
@@ -166,7 +173,26 @@ impl Metrics {
     }
 }
 
+impl Metrics {
+    /// The spool figures of the status message: `depth`/`bytes` as the spool holds them
+    /// now, drops as counted since start.
+    pub fn spool_status(&self, depth_batches: u64, depth_bytes: u64) -> SpoolStatus {
+        let s = self.snapshot();
+        SpoolStatus {
+            depth_batches,
+            depth_bytes,
+            dropped_batches: s.batches_dropped(),
+            dropped_points: s.points_dropped(),
+        }
+    }
+}
+
 impl MetricsSnapshot {
+    /// Points dropped anywhere.
+    pub fn points_dropped(&self) -> u64 {
+        self.points_dropped_channel + self.points_dropped_spool
+    }
+
     /// Batches dropped anywhere.
     pub fn batches_dropped(&self) -> u64 {
         self.batches_dropped_channel + self.batches_dropped_closed + self.batches_dropped_spool

@@ -1,7 +1,8 @@
 //! Configuration reload: what changes between the running settings and a newly loaded file
 //! (I/O-free; [`crate::app`] applies the [`Plan`]).
 //!
-//! The binary reloads on SIGHUP (`kill -HUP <pid>`; there is no file watching). An invalid
+//! The binary reloads on SIGHUP (`kill -HUP <pid>`) and when the file's content changes
+//! (`crate::config_watch`, polled every second). An invalid
 //! file is reported (every problem, `FILE:LINE:COL: ...`, at error) and the agent keeps
 //! running with the configuration it has. A valid one is applied device by device, keyed by
 //! device id:

@@ -50,6 +50,9 @@ pub struct MqttSettings {
     pub client_id: String,
     /// Keep-alive interval (at least 1 s).
     pub keep_alive: Duration,
+    /// How often the retained status is republished while connected (it is also published
+    /// on every connect and device state change).
+    pub status_interval: Duration,
     /// Payload encoding.
     pub encoding: Encoding,
     /// Username and password, if the broker needs them.

@@ -1,4 +1,4 @@
-//! Configuration reload on SIGHUP, against the real binary: a device is added and a tag
+//! Configuration reload on SIGHUP and on a file change (no signal), against the real binary: a device is added and a tag
 //! removed while the agent runs. The new device's points arrive, the removed tag stops, the
 //! retained catalogue lists the new tags, and the batch sequence goes on without a gap or a
 //! reset (the forwarder and its spool are not restarted). An invalid file is then reported
@@ -69,6 +69,22 @@ fn log_text(log: &Path) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_applies_new_devices_and_tags_without_touching_the_forwarder() {
+    reload_scenario(Trigger::Sighup).await;
+}
+
+/// The same without any signal: the agent notices the file changed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_file_is_applied_without_a_signal() {
+    reload_scenario(Trigger::FileChange).await;
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Trigger {
+    Sighup,
+    FileChange,
+}
+
+async fn reload_scenario(trigger: Trigger) {
     let Some(broker) = shared_broker().await else {
         return;
     };
@@ -142,7 +158,9 @@ async fn sighup_applies_new_devices_and_tags_without_touching_the_forwarder() {
         head.clone() + &device("plc1", port, &[("v", 0)]) + &device("plc2", port, &[("u", 2)]),
     )
     .unwrap();
-    sighup(&child);
+    if trigger == Trigger::Sighup {
+        sighup(&child);
+    }
     let expected: BTreeSet<String> = ["test/hall/l1/plc1/v", "test/hall/l1/plc2/u"]
         .into_iter()
         .map(str::to_owned)
@@ -169,6 +187,12 @@ async fn sighup_applies_new_devices_and_tags_without_touching_the_forwarder() {
     assert_eq!(tag_names(catalog), expected, "catalogue lists the new tags");
     assert_eq!(catalog.session, session);
     let log_now = log_text(&log);
+    if trigger == Trigger::FileChange {
+        assert!(
+            log_now.contains("configuration file changed; reloading it"),
+            "{log_now}"
+        );
+    }
     assert!(
         log_now.contains("configuration reloaded")
             && log_now.contains("added=1")
@@ -184,7 +208,9 @@ async fn sighup_applies_new_devices_and_tags_without_touching_the_forwarder() {
         head + &device("plc1", port, &[("v", 0)]).replace("\"u16\"", "\"f33\""),
     )
     .unwrap();
-    sighup(&child);
+    if trigger == Trigger::Sighup {
+        sighup(&child);
+    }
     let problem = common::within(10, "problem logged", async {
         loop {
             let text = log_text(&log);

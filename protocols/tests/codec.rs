@@ -63,6 +63,14 @@ fn sample_catalog() -> TagCatalog {
     }
 }
 
+/// The status pinned by the version-1 fixtures (no spool figures).
+fn sample_status_v1() -> AgentStatus {
+    AgentStatus {
+        spool: None,
+        ..sample_status()
+    }
+}
+
 fn sample_status() -> AgentStatus {
     AgentStatus {
         agent: AgentId::new("edge-01").unwrap(),
@@ -79,6 +87,12 @@ fn sample_status() -> AgentStatus {
                 state: DeviceState::Disconnected,
             },
         ],
+        spool: Some(SpoolStatus {
+            depth_batches: 1200,
+            depth_bytes: 3_500_000,
+            dropped_batches: 3,
+            dropped_points: 27,
+        }),
     }
 }
 
@@ -110,7 +124,7 @@ fn golden_fixtures_pin_both_encodings() {
     let cases = [
         ("batch_v1", Message::Batch(sample_batch())),
         ("catalog_v1", Message::Catalog(sample_catalog())),
-        ("status_v1", Message::Status(sample_status())),
+        ("status_v2", Message::Status(sample_status())),
     ];
     for (name, msg) in cases {
         let bin = codec::encode(&msg, Encoding::Binary).unwrap();
@@ -129,11 +143,41 @@ fn golden_fixtures_pin_both_encodings() {
     }
 }
 
+/// Payloads of older versions of a kind stay readable; a kind newer than its layout here is
+/// refused, and spool figures are refused where the version has none.
+#[test]
+fn older_status_versions_stay_readable() {
+    for ext in ["bin", "json"] {
+        let old = std::fs::read(fixture(&format!("status_v1.{ext}"))).unwrap();
+        assert_eq!(
+            codec::decode(&old).unwrap(),
+            Message::Status(sample_status_v1()),
+            "{ext}"
+        );
+    }
+    let mut newer = codec::encode(&Message::Batch(sample_batch()), Encoding::Binary).unwrap();
+    newer[3] = 2; // batches are version 1
+    assert!(matches!(
+        codec::decode(&newer),
+        Err(CodecError::UnsupportedVersion { version: 2 })
+    ));
+    let json = br#"{"v":1,"kind":"status","agent":"a","session":1,"state":"online","ts_ns":1,
+        "spool":{"depth_batches":1,"depth_bytes":1,"dropped_batches":0,"dropped_points":0}}"#;
+    assert!(
+        codec::decode(json)
+            .unwrap_err()
+            .to_string()
+            .contains("spool")
+    );
+}
+
 #[test]
 fn binary_envelope_layout() {
     let bin = codec::encode(&Message::Batch(sample_batch()), Encoding::Binary).unwrap();
     assert_eq!(&bin[..3], b"SNT");
-    assert_eq!(bin[3], codec::VERSION);
+    assert_eq!(bin[3], 1, "batch body version");
+    let status = codec::encode(&Message::Status(sample_status()), Encoding::Binary).unwrap();
+    assert_eq!(status[3], codec::VERSION, "status is the newest kind");
     assert_eq!(bin[4], 1, "kind byte for a batch");
 }
 

@@ -17,8 +17,13 @@
 //!   SIGKILLed for 3 s, then restarted on the same port; the outage is stored as bad-quality
 //!   points (no value, a reason), then good points resume and the latest value is good.
 //!
+//! - `spool_limit_drops_oldest_and_counts_exactly`: a 64 KiB spool and a 15 s network cut:
+//!   the agent drops the oldest batches; the served points missing from storage are exactly
+//!   the `dropped_points` it reports (status → `GET /api/v1/agents`), they are the oldest of
+//!   the outage, and the newest were kept and delivered.
+//!
 //! The broker outage at ≥ 5,000 points/s is `outage_at_scale.rs` (it needs the machine to
-//! itself); the spool limit is `spool_limit_e2e.rs`.
+//! itself).
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
@@ -43,8 +48,13 @@ const DEADLINE: Duration = Duration::from_secs(30);
 
 /// Private mosquitto, observer, and the stack (3 machines, ticking plant, 100 ms polls,
 /// aggregator on the private broker with SQLite). `proxy` puts a `Proxy` between the agent
-/// and the broker. `None` when mosquitto is missing outside CI.
-async fn start(test: &str, proxy: bool) -> Option<(Mosquitto, Option<Proxy>, Observer, Stack)> {
+/// and the broker; `agent_extra` is appended to the agent's config. `None` when mosquitto
+/// is missing outside CI.
+async fn start(
+    test: &str,
+    proxy: bool,
+    agent_extra: &str,
+) -> Option<(Mosquitto, Option<Proxy>, Observer, Stack)> {
     let mosquitto = peers::require(test, "mosquitto binary", Mosquitto::start().await)?;
     let proxy = if proxy {
         Some(Proxy::start(mosquitto.addr.clone()).await.unwrap())
@@ -60,6 +70,7 @@ async fn start(test: &str, proxy: bool) -> Option<(Mosquitto, Option<Proxy>, Obs
             broker: mosquitto.addr.clone(),
         },
         agent_broker: proxy.as_ref().map(|p| p.addr.to_string()),
+        agent_extra: agent_extra.to_owned(),
         ..Default::default()
     })
     .await
@@ -79,6 +90,26 @@ async fn wait_flowing(stack: &Stack, n: usize) -> anyhow::Result<()> {
         .await
 }
 
+/// Once data flows, cuts the network between agent and broker for `secs` seconds, then
+/// waits until something sampled after the restore was delivered (reconnected). Returns
+/// when the cut began and ended (ns).
+async fn cut_network(
+    stack: &Stack,
+    proxy: &Proxy,
+    observer: &Observer,
+    secs: u64,
+) -> anyhow::Result<(i64, i64)> {
+    wait_flowing(stack, 5).await?;
+    tokio::time::sleep(Duration::from_secs(2)).await; // data flows
+    proxy.cut();
+    let cut = now_ns();
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    let restored = now_ns();
+    proxy.restore();
+    observer.wait_sampled_after(restored, DEADLINE).await?;
+    Ok((cut, restored))
+}
+
 fn finish(result: Result<anyhow::Result<()>, tokio::time::error::Elapsed>, stack: &Stack) {
     match result {
         Ok(Ok(())) => {}
@@ -93,7 +124,7 @@ fn finish(result: Result<anyhow::Result<()>, tokio::time::error::Elapsed>, stack
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aggregator_sigkill_loses_nothing() {
     let test = "aggregator_sigkill_loses_nothing";
-    let Some((_mosquitto, _, observer, mut stack)) = start(test, false).await else {
+    let Some((_mosquitto, _, observer, mut stack)) = start(test, false, "").await else {
         return;
     };
     let result = tokio::time::timeout(TEST, async {
@@ -122,20 +153,12 @@ async fn aggregator_sigkill_loses_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn network_cut_loses_nothing_and_replays_historical() {
     let test = "network_cut_loses_nothing_and_replays_historical";
-    let Some((_mosquitto, proxy, observer, mut stack)) = start(test, true).await else {
+    let Some((_mosquitto, proxy, observer, mut stack)) = start(test, true, "").await else {
         return;
     };
     let proxy = proxy.unwrap();
     let result = tokio::time::timeout(TEST, async {
-        wait_flowing(&stack, 5).await?;
-        tokio::time::sleep(Duration::from_secs(2)).await; // data flows
-        proxy.cut();
-        let cut = now_ns();
-        tokio::time::sleep(Duration::from_secs(30)).await; // the cut
-        let restored = now_ns();
-        proxy.restore();
-        // Until something sampled after the restore has been delivered: reconnected.
-        observer.wait_sampled_after(restored, DEADLINE).await?;
+        let (cut, restored) = cut_network(&stack, &proxy, &observer, 30).await?;
         tokio::time::sleep(Duration::from_secs(2)).await; // live data and the replay
         reconcile(test, &mut stack, &observer, FinishOptions::default()).await?;
 
@@ -172,7 +195,7 @@ async fn network_cut_loses_nothing_and_replays_historical() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plc_outage_gives_bad_quality_then_good() {
     let test = "plc_outage_gives_bad_quality_then_good";
-    let Some((_mosquitto, _, observer, mut stack)) = start(test, false).await else {
+    let Some((_mosquitto, _, observer, mut stack)) = start(test, false, "").await else {
         return;
     };
     let result = tokio::time::timeout(TEST, async {
@@ -274,7 +297,7 @@ async fn plc_outage_gives_bad_quality_then_good() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agent_sigkill_loses_nothing() {
     let test = "agent_sigkill_loses_nothing";
-    let Some((_mosquitto, _, observer, mut stack)) = start(test, false).await else {
+    let Some((_mosquitto, _, observer, mut stack)) = start(test, false, "").await else {
         return;
     };
     let result = tokio::time::timeout(TEST, async {
@@ -303,6 +326,61 @@ async fn agent_sigkill_loses_nothing() {
             sessions.len() == 1,
             "the restarted agent must continue its session: {sessions:?}"
         );
+        Ok(())
+    })
+    .await;
+    finish(result, &stack);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spool_limit_drops_oldest_and_counts_exactly() {
+    let test = "spool_limit_drops_oldest_and_counts_exactly";
+    let extra = "\n[spool]\nmax_bytes = \"64KiB\"\n";
+    let Some((_mosquitto, proxy, observer, mut stack)) = start(test, true, extra).await else {
+        return;
+    };
+    let proxy = proxy.unwrap();
+    let result = tokio::time::timeout(TEST, async {
+        let (cut, restored) = cut_network(&stack, &proxy, &observer, 15).await?;
+        tokio::time::sleep(Duration::from_secs(2)).await; // live data and the replay
+        let options = FinishOptions {
+            counted_drops: true,
+            ..FinishOptions::default()
+        };
+        let tally = reconcile(test, &mut stack, &observer, options).await?;
+        let (batches, points) = tally.dropped.unwrap_or_default();
+        ensure!(batches > 0 && points > 0, "nothing was dropped: {tally:?}");
+        // The drops are the oldest of the outage: nothing sampled in their time span was
+        // kept (half a second of slack at both ends: devices' batches interleave), and
+        // points sampled after the last drop, still during the cut, were delivered.
+        let first = tally.lost_points.first().map_or(0, |p| p.1);
+        let last = tally.lost_points.last().map_or(0, |p| p.1);
+        ensure!(
+            first >= cut - 2_000_000_000 && last < restored,
+            "drops outside the outage: {first}..{last}, cut {cut}..{restored}"
+        );
+        let good = |range: std::ops::Range<i64>| {
+            observer
+                .snapshot()
+                .iter()
+                .flat_map(|s| s.points.clone())
+                .filter(|p| p.good && range.contains(&p.ts))
+                .count()
+        };
+        let kept_inside = good(first + 500_000_000..last - 500_000_000);
+        let kept_after = good(last + 500_000_000..restored);
+        eprintln!(
+            "{test}: dropped {batches} batches / {points} points, sampled {:.1}..{:.1} s \
+             into the {:.0} s cut; {kept_after} newer points of the cut kept and delivered",
+            (first - cut) as f64 / 1e9,
+            (last - cut) as f64 / 1e9,
+            (restored - cut) as f64 / 1e9
+        );
+        ensure!(
+            kept_inside == 0,
+            "{kept_inside} points kept among the dropped ones"
+        );
+        ensure!(kept_after > 0, "the newest data of the outage was not kept");
         Ok(())
     })
     .await;

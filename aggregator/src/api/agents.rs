@@ -5,14 +5,16 @@
 //! [{"agent":"edge-01","state":"online","session":42,"status_ts_ns":1700000000000000000,
 //!   "last_seen_ns":1700000000100000000,"devices":[{"id":"plc-1","connected":true}],
 //!   "batches_received":120,"missing_batches":0,"gaps_total":2,"gaps_filled_total":2,
-//!   "last_seq":119,"spool_depth":null}]
+//!   "last_seq":119,"spool_depth":0,"spool_bytes":0,"dropped_batches":0,"dropped_points":0}]
 //! ```
 //!
 //! `state` is `"online"`/`"offline"` from the last status message (`null` before one
 //! arrived). `missing_batches` is outstanding now (went missing minus filled, over the
 //! sessions the tracker remembers); `gaps_total` and `gaps_filled_total` count since
-//! start-up. `spool_depth` is always `null` for now: the agent's status message
-//! (`protocols::model::AgentStatus`) has no spool depth field yet.
+//! start-up. `spool_depth` (batches), `spool_bytes`, `dropped_batches` and `dropped_points`
+//! come from the agent's last status that carried them (status version 2; `null` for older
+//! agents or before a status arrived): what waits in its disk spool for the broker, and what
+//! it dropped since it started (spool full or too old).
 
 use axum::Json;
 use axum::extract::State;
@@ -56,8 +58,14 @@ pub(crate) struct AgentBody {
     gaps_filled_total: u64,
     /// Highest sequence number seen in the current session.
     last_seq: Option<u64>,
-    /// Always `null` for now: the agent's status message has no spool depth field yet.
+    /// Batches waiting in the agent's spool for the broker.
     spool_depth: Option<u64>,
+    /// Bytes of those batches on the agent's disk.
+    spool_bytes: Option<u64>,
+    /// Batches the agent dropped since it started.
+    dropped_batches: Option<u64>,
+    /// Points in those batches.
+    dropped_points: Option<u64>,
 }
 
 /// Edge agents seen since start-up, sorted by id.
@@ -90,8 +98,10 @@ pub(crate) async fn agents(State(s): State<ApiState>) -> Json<Vec<AgentBody>> {
             gaps_total: info.seq.gaps_total,
             gaps_filled_total: info.seq.gaps_filled_total,
             last_seq: info.seq.last_seq,
-            // Awaits a spool depth field in the agent's status message (protocols).
-            spool_depth: None,
+            spool_depth: info.spool.map(|p| p.depth_batches),
+            spool_bytes: info.spool.map(|p| p.depth_bytes),
+            dropped_batches: info.spool.map(|p| p.dropped_batches),
+            dropped_points: info.spool.map(|p| p.dropped_points),
         })
         .collect();
     Json(list)

@@ -172,6 +172,7 @@ mod tests {
             state: AgentState::Online,
             ts_ns: 5,
             devices: vec![],
+            spool: None,
         });
         let payload = encode(&status, Encoding::Json).unwrap();
         assert!(matches!(
@@ -243,6 +244,7 @@ mod tests {
                     id: device.into(),
                     state: DeviceState::Connected,
                 }],
+                spool: None,
             })
         };
         let bad_reason = Point {

@@ -15,6 +15,7 @@
 //! broker = "mqtt://127.0.0.1:1883"  # required; mqtt://host[:port], port 1883 by default
 //! client_id = "sentia-edge-01"      # default "sentia-{agent id}"
 //! keep_alive = "15s"                # 1s..=65535s
+//! status_interval = "10s"           # retained status (devices, spool depth, drops) republished this often; >= 100ms
 //! encoding = "binary"               # binary | json
 //! username = "edge"                 # optional; the password comes from
 //! password_file = "/etc/sentia/mqtt.pass"   # a file (trailing newline trimmed)

@@ -1,4 +1,5 @@
-//! The `[mqtt]` table: broker address, client id, keep-alive, encoding, reconnect delays
+//! The `[mqtt]` table: broker address, client id, keep-alive, status interval, encoding,
+//! reconnect delays
 //! and credentials (from a file or the environment, never inline).
 
 use std::time::Duration;
@@ -14,6 +15,10 @@ use crate::settings::{BackoffSettings, Credentials, MqttSettings};
 
 /// Default `[mqtt] keep_alive`.
 pub(super) const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// Default `[mqtt] status_interval`.
+pub(super) const DEFAULT_STATUS_INTERVAL: Duration = Duration::from_secs(10);
+/// Smallest `[mqtt] status_interval`.
+const MIN_STATUS_INTERVAL: Duration = Duration::from_millis(100);
 /// Default `[mqtt] reconnect_min`.
 pub(super) const DEFAULT_MQTT_RECONNECT_MIN: Duration = Duration::from_millis(500);
 /// Default `[mqtt] reconnect_max`.
@@ -53,6 +58,12 @@ pub(super) fn build_mqtt(
             "must be between 1s and 65535s",
         );
     }
+    let status_interval = value_or(&m.status_interval, DEFAULT_STATUS_INTERVAL);
+    if let Some(i) = &m.status_interval
+        && *i.get_ref() < MIN_STATUS_INTERVAL
+    {
+        d.error(&i.span(), "mqtt.status_interval", "must be at least 100ms");
+    }
     let reconnect = BackoffSettings {
         min: value_or(&m.reconnect_min, DEFAULT_MQTT_RECONNECT_MIN),
         max: value_or(&m.reconnect_max, DEFAULT_MQTT_RECONNECT_MAX),
@@ -65,6 +76,7 @@ pub(super) fn build_mqtt(
         port,
         client_id,
         keep_alive,
+        status_interval,
         encoding: m
             .encoding
             .as_ref()

@@ -20,6 +20,7 @@ const MQTT_FIELDS: &[&str] = &[
     "broker",
     "client_id",
     "keep_alive",
+    "status_interval",
     "encoding",
     "username",
     "password_file",
@@ -62,6 +63,7 @@ pub(super) struct MqttSection {
     pub(super) broker: Option<At<String>>,
     pub(super) client_id: Option<At<String>>,
     pub(super) keep_alive: Option<At<Duration>>,
+    pub(super) status_interval: Option<At<Duration>>,
     pub(super) encoding: Option<At<Encoding>>,
     pub(super) username: Option<At<String>>,
     pub(super) password_file: Option<At<String>>,
@@ -160,6 +162,7 @@ fn read_mqtt(d: &mut Diagnostics<'_>, mut r: TableReader<'_, '_>) -> MqttSection
         broker: r.req(d, "broker"),
         client_id: r.opt(d, "client_id"),
         keep_alive: r.duration(d, "keep_alive"),
+        status_interval: r.duration(d, "status_interval"),
         encoding: r.keyword(
             d,
             "encoding",

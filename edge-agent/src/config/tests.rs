@@ -20,6 +20,7 @@ fn example_config_parses() {
     assert_eq!((s.mqtt.host.as_str(), s.mqtt.port), ("127.0.0.1", 1883));
     assert_eq!(s.mqtt.client_id, "sentia-edge-01");
     assert_eq!(s.mqtt.encoding, Encoding::Binary);
+    assert_eq!(s.mqtt.status_interval, Duration::from_secs(10));
     assert_eq!(s.spool.dir, std::path::Path::new("/var/lib/sentia/spool"));
     assert_eq!(s.spool.max_bytes, 512 << 20);
     assert_eq!(s.spool.max_age, Some(Duration::from_secs(7 * 86_400)));
@@ -495,6 +496,23 @@ fn credentials_come_from_a_file_or_the_environment() {
             .contains("SENTIA_TEST_SURELY_UNSET_VAR is not set"),
         "{err}"
     );
+}
+
+#[test]
+fn status_interval_has_a_floor() {
+    let text = EXAMPLE.replacen("status_interval = \"10s\"", "status_interval = \"50ms\"", 1);
+    let err = parse(&text, "agent.toml").unwrap_err().to_string();
+    assert!(
+        err.contains("mqtt.status_interval: must be at least 100ms"),
+        "{err}"
+    );
+    let text = EXAMPLE.replacen(
+        "status_interval = \"10s\"",
+        "status_interval = \"250ms\"",
+        1,
+    );
+    let s = parse(&text, "agent.toml").unwrap();
+    assert_eq!(s.mqtt.status_interval, Duration::from_millis(250));
 }
 
 #[test]

@@ -123,7 +123,7 @@ impl Forwarder {
         };
         let will = self
             .messages
-            .status(AgentState::Offline, Vec::new())
+            .status(AgentState::Offline, Vec::new(), None)
             .map_err(ForwardError::Will)?;
         let options = mqtt_options(&self.mqtt, &self.messages.status_topic, will);
         let capacity = usize::from(MAX_INFLIGHT) + CLIENT_CHANNEL_SPARE;
@@ -147,6 +147,9 @@ impl Forwarder {
         );
         let mut sync = tokio::time::interval(self.sync_interval);
         sync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The retained status carries the spool depth and drop counts: keep it current.
+        let mut status = tokio::time::interval(self.mqtt.status_interval);
+        status.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut results = match self.commands.take() {
             Some((commands, results)) => {
                 s.set_commands(commands);
@@ -174,6 +177,7 @@ impl Forwarder {
                     s.set_catalog(tags, self.states.borrow().clone());
                 }
                 _ = sync.tick() => s.sync(protocols::model::now_ns()),
+                _ = status.tick() => s.status_dirty = true,
                 () = sleep_until_some(replay) => {}
             }
             s.flush(|| self.states.borrow().clone(), Instant::now());

@@ -3,7 +3,8 @@
 
 use protocols::codec::{self, CodecError, Encoding, Message};
 use protocols::model::{
-    AgentId, AgentState, AgentStatus, Batch, DeviceStatus, TagCatalog, TagMeta, WriteResult, now_ns,
+    AgentId, AgentState, AgentStatus, Batch, DeviceStatus, SpoolStatus, TagCatalog, TagMeta,
+    WriteResult, now_ns,
 };
 use protocols::topic::Topic;
 
@@ -117,11 +118,12 @@ impl Messages {
         codec::command::encode_result(result)
     }
 
-    /// A presence message.
+    /// A presence message (`spool`: `None` in the Last Will, which is fixed at connect).
     pub(crate) fn status(
         &self,
         state: AgentState,
         devices: Vec<DeviceStatus>,
+        spool: Option<SpoolStatus>,
     ) -> Result<Vec<u8>, CodecError> {
         codec::encode(
             &Message::Status(AgentStatus {
@@ -130,6 +132,7 @@ impl Messages {
                 state,
                 ts_ns: now_ns(),
                 devices,
+                spool,
             }),
             self.encoding,
         )

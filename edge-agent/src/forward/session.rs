@@ -402,7 +402,10 @@ impl Session {
         if !self.connected {
             return;
         }
-        match self.messages.status(state, devices) {
+        let spool = self
+            .metrics
+            .spool_status(self.spool.len(), self.spool.bytes());
+        match self.messages.status(state, devices, Some(spool)) {
             Ok(payload) => {
                 let topic = self.messages.status_topic.clone();
                 self.publish_control("status", topic, payload);

@@ -41,7 +41,8 @@ impl Handoff {
         batch: DeviceBatch,
         cancel: &CancellationToken,
     ) {
-        metrics::add(&m.points, batch.points.len() as u64);
+        let points = batch.points.len() as u64;
+        metrics::add(&m.points, points);
         match out.try_send(batch) {
             Ok(()) => {
                 if self.dropping > 0 {
@@ -51,6 +52,7 @@ impl Handoff {
             }
             Err(mpsc::error::TrySendError::Full(_)) => {
                 metrics::inc(&m.batches_dropped_channel);
+                metrics::add(&m.points_dropped_channel, points);
                 if self.dropping == 0 {
                     tracing::error!(
                         "forwarder channel full (the forwarder is stalled); dropping this device's batches rather than delaying polls"
@@ -60,6 +62,7 @@ impl Handoff {
             }
             Err(mpsc::error::TrySendError::Closed(_)) => {
                 metrics::inc(&m.batches_dropped_closed);
+                metrics::add(&m.points_dropped_channel, points);
                 if cancel.is_cancelled() {
                     tracing::debug!("forwarder gone; batch discarded during shutdown");
                 } else if !self.forwarder_gone {

@@ -9,6 +9,10 @@
 //! `"type"` (`bool`, `int`, `uint`, `float`, `text`) keeps the value's exact variant; a
 //! third-party producer may omit it, and the type is then inferred from the JSON value.
 //! NaN and infinities cannot be encoded (JSON has no such numbers).
+//!
+//! `"v"` is the kind's body version ([`super::body_version`]): a status message is
+//! `"v":2` and may carry `"spool":{"depth_batches","depth_bytes","dropped_batches",
+//! "dropped_points"}`; `"v":1` statuses (without it) are still read.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
@@ -16,7 +20,7 @@ use serde_json::Value as Json;
 use super::{CodecError, Message, MessageKind};
 use crate::model::{
     AgentId, AgentState, AgentStatus, AssetPath, Batch, DeviceState, DeviceStatus, Point, Quality,
-    QualityLevel, TagCatalog, TagId, TagMeta, Value,
+    QualityLevel, SpoolStatus, TagCatalog, TagId, TagMeta, Value,
 };
 
 #[derive(Serialize, Deserialize)]
@@ -42,6 +46,18 @@ struct JsonEnvelope {
     ts_ns: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     devices: Option<Vec<JsonDevice>>,
+    /// Status version 2 only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    spool: Option<JsonSpool>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JsonSpool {
+    depth_batches: u64,
+    depth_bytes: u64,
+    dropped_batches: u64,
+    dropped_points: u64,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -85,7 +101,7 @@ const OFFLINE: &str = "offline";
 
 fn envelope(kind: MessageKind, agent: &AgentId, session: u64) -> JsonEnvelope {
     JsonEnvelope {
-        v: 1,
+        v: super::body_version(kind),
         kind: kind.as_str().to_owned(),
         agent: agent.to_string(),
         session,
@@ -97,6 +113,7 @@ fn envelope(kind: MessageKind, agent: &AgentId, session: u64) -> JsonEnvelope {
         state: None,
         ts_ns: None,
         devices: None,
+        spool: None,
     }
 }
 
@@ -152,6 +169,12 @@ pub(super) fn encode(msg: &Message) -> Result<Vec<u8>, CodecError> {
                     })
                     .collect(),
             );
+            env.spool = s.spool.map(|p| JsonSpool {
+                depth_batches: p.depth_batches,
+                depth_bytes: p.depth_bytes,
+                dropped_batches: p.dropped_batches,
+                dropped_points: p.dropped_points,
+            });
             env
         }
     };
@@ -204,8 +227,24 @@ fn invalid(field: &'static str) -> impl Fn(crate::model::IdError) -> CodecError 
 pub(super) fn decode(payload: &[u8]) -> Result<Message, CodecError> {
     let env: JsonEnvelope =
         serde_json::from_slice(payload).map_err(|e| CodecError::Json(e.to_string()))?;
-    if env.v != 1 {
+    let kind = match env.kind.as_str() {
+        "batch" => MessageKind::Batch,
+        "catalog" => MessageKind::Catalog,
+        "status" => MessageKind::Status,
+        other => {
+            return Err(CodecError::UnknownKind {
+                kind: other.to_owned(),
+            });
+        }
+    };
+    if !super::supported(kind, env.v) {
         return Err(CodecError::UnsupportedVersion { version: env.v });
+    }
+    if env.spool.is_some() && (kind != MessageKind::Status || env.v < 2) {
+        return Err(CodecError::Invalid {
+            field: "spool",
+            reason: format!("not part of a version {} {}", env.v, env.kind),
+        });
     }
     let agent = AgentId::new(&env.agent).map_err(invalid("agent"))?;
     match env.kind.as_str() {
@@ -279,6 +318,12 @@ pub(super) fn decode(payload: &[u8]) -> Result<Message, CodecError> {
                 state,
                 ts_ns: env.ts_ns.ok_or_else(|| missing("ts_ns"))?,
                 devices,
+                spool: env.spool.map(|p| SpoolStatus {
+                    depth_batches: p.depth_batches,
+                    depth_bytes: p.depth_bytes,
+                    dropped_batches: p.dropped_batches,
+                    dropped_points: p.dropped_points,
+                }),
             }))
         }
         other => Err(CodecError::UnknownKind {

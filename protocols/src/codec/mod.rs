@@ -6,13 +6,18 @@
 //!   (`standard` config: little-endian, varint integers, 16 MiB decode limit).
 //!   ```text
 //!   offset 0  3 bytes  magic  b"SNT"
-//!   offset 3  1 byte   format version (currently 1)
+//!   offset 3  1 byte   body version of this kind (see below)
 //!   offset 4  1 byte   message kind: 1 batch, 2 tag catalogue, 3 agent status
-//!   offset 5  ...      bincode body (see `bincode_v1.rs` for the field order)
+//!   offset 5  ...      bincode body (see `binary.rs` for the field order)
 //!   ```
-//!   Golden fixtures in `protocols/tests/fixtures/` pin the bytes: if one changes, the format
-//!   changed and the version byte must be bumped.
-//! - **JSON** (interop, debugging): one object with `"v": 1` and `"kind"` (see `json.rs`).
+//!   Versions are per kind ([`body_version`]): batch 1, catalogue 1, status 2 (version 2
+//!   added the spool figures). A sender writes the newest version of each kind; a receiver
+//!   reads every version from 1 to the newest it knows and refuses a newer one with
+//!   [`CodecError::UnsupportedVersion`], so an old aggregator keeps reading batches from a
+//!   newer agent. Golden fixtures in `protocols/tests/fixtures/` pin the bytes: if one
+//!   changes, that kind's layout changed and its version must be bumped.
+//! - **JSON** (interop, debugging): one object with `"v"` (the same per-kind version) and
+//!   `"kind"` (see `json.rs`).
 //!
 //! Commands to an agent and their results have their own, JSON-only wire form in
 //! [`command`].
@@ -21,7 +26,7 @@
 //! Model types stay unserializable; the wire structs here convert to and from them, and
 //! bincode's settings are built in exactly one function.
 
-mod bincode_v1;
+mod binary;
 pub mod command;
 mod error;
 mod json;
@@ -32,8 +37,8 @@ use crate::model::{AgentStatus, Batch, TagCatalog};
 
 /// Envelope magic for the binary encoding.
 pub const MAGIC: [u8; 3] = *b"SNT";
-/// Current binary format version.
-pub const VERSION: u8 = 1;
+/// Newest body version of any kind (see [`body_version`]).
+pub const VERSION: u8 = 2;
 /// Largest payload [`decode`] accepts, in bytes.
 pub const MAX_PAYLOAD_BYTES: usize = 16 * 1024 * 1024;
 
@@ -78,6 +83,19 @@ impl MessageKind {
     }
 }
 
+/// The newest body version of `kind`, written by [`encode`] (binary and JSON).
+pub fn body_version(kind: MessageKind) -> u8 {
+    match kind {
+        MessageKind::Batch | MessageKind::Catalog => 1,
+        MessageKind::Status => 2,
+    }
+}
+
+/// Whether `version` of `kind` can be decoded here.
+fn supported(kind: MessageKind, version: u8) -> bool {
+    (1..=body_version(kind)).contains(&version)
+}
+
 impl Message {
     /// This message's kind.
     pub fn kind(&self) -> MessageKind {
@@ -116,9 +134,9 @@ pub fn encode(msg: &Message, encoding: Encoding) -> Result<Vec<u8>, CodecError> 
         Encoding::Binary => {
             let mut out = Vec::with_capacity(256);
             out.extend_from_slice(&MAGIC);
-            out.push(VERSION);
+            out.push(body_version(msg.kind()));
             out.push(msg.kind() as u8);
-            bincode_v1::encode_body(msg, &mut out)?;
+            binary::encode_body(msg, &mut out)?;
             Ok(out)
         }
         Encoding::Json => json::encode(msg),
@@ -144,13 +162,12 @@ pub fn decode(payload: &[u8]) -> Result<Message, CodecError> {
             .collect::<String>();
         return Err(CodecError::UnknownFormat { head });
     }
-    if payload[3] != VERSION {
-        return Err(CodecError::UnsupportedVersion {
-            version: payload[3],
-        });
-    }
+    let version = payload[3];
     let kind = MessageKind::from_byte(payload[4]).ok_or(CodecError::UnknownKind {
         kind: payload[4].to_string(),
     })?;
-    bincode_v1::decode_body(kind, &payload[5..])
+    if !supported(kind, version) {
+        return Err(CodecError::UnsupportedVersion { version });
+    }
+    binary::decode_body(kind, version, &payload[5..])
 }

@@ -90,4 +90,21 @@ pub struct AgentStatus {
     pub ts_ns: TimestampNs,
     /// Per-device connection state (empty in a Last Will).
     pub devices: Vec<DeviceStatus>,
+    /// Store-and-forward figures (`None` in a Last Will, and from agents before status
+    /// version 2).
+    pub spool: Option<SpoolStatus>,
+}
+
+/// The agent's spool in an [`AgentStatus`]: what waits for the broker, and what was lost.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SpoolStatus {
+    /// Batches on disk not yet acknowledged by the broker.
+    pub depth_batches: u64,
+    /// Bytes of those batches on disk.
+    pub depth_bytes: u64,
+    /// Batches dropped since the agent started (spool full or too old, or the in-memory
+    /// hand-off full).
+    pub dropped_batches: u64,
+    /// Points in those batches.
+    pub dropped_points: u64,
 }

@@ -15,7 +15,9 @@ pub use command::{
     MAX_COMMAND_ID_LEN, MAX_COMMAND_TEXT_LEN, WriteCommand, WriteResult, WriteStatus,
 };
 pub use ids::{AgentId, AssetPath, IdError, MAX_SEGMENT_LEN, TagId};
-pub use message::{AgentState, AgentStatus, Batch, DeviceState, DeviceStatus, TagCatalog, TagMeta};
+pub use message::{
+    AgentState, AgentStatus, Batch, DeviceState, DeviceStatus, SpoolStatus, TagCatalog, TagMeta,
+};
 pub use point::Point;
 pub use quality::{Quality, QualityLevel};
 pub use value::Value;

@@ -40,6 +40,8 @@ pub struct Seen {
     pub seq: u64,
     /// Marked as backlog.
     pub historical: bool,
+    /// When the observer received it (ns since the epoch).
+    pub arrived_ns: i64,
     /// Its points.
     pub points: Vec<SeenPoint>,
 }
@@ -86,6 +88,7 @@ impl Observer {
                                         session: b.session,
                                         seq: b.seq,
                                         historical: b.historical,
+                                        arrived_ns: protocols::model::now_ns(),
                                         points: b
                                             .points
                                             .iter()

@@ -7,10 +7,13 @@
 //! 2. **Served = stored**: wait until, for every tag, each read the ledger says covered the
 //!    tag is matched by one stored good point ([`match_served`]), with no stored good point
 //!    left over. Only reads served inside `may_lose` (the instant a process was SIGKILLed:
-//!    points held in its memory) may stay unmatched; they are reported.
+//!    points held in its memory) may stay unmatched; they are reported. With
+//!    `counted_drops` (a spool limit), exactly as many served points as the agent reports
+//!    dropped (`dropped_points` in `GET /api/v1/agents`) must be missing.
 //! 3. **Observer = stored**: the agent is stopped (SIGTERM) and storage must equal the set
 //!    of `(tag, ts)` the independent MQTT observer received, bad points included, with no
-//!    `(tag, ts)` stored twice and no batch missing from the observer.
+//!    `(tag, ts)` stored twice and no batch missing from the observer (except, with
+//!    `counted_drops`, exactly the `dropped_batches` the agent reports).
 //!
 //! Matching a stored point to a served read uses time, not values: the agent stamps a
 //! point just before it sends the request and the simulator records the read just after
@@ -181,8 +184,12 @@ pub struct Tally {
     pub stored: usize,
     /// `(tag, ts)` stored twice.
     pub duplicates: usize,
-    /// Served points not stored, all inside the allowed window.
+    /// Served points not stored (inside the allowed window, or counted drops).
     pub lost: usize,
+    /// Served points not stored, as `(tag, when served)`, oldest first.
+    pub lost_points: Vec<(String, i64)>,
+    /// What the agent reported dropped: (batches, points), with `counted_drops`.
+    pub dropped: Option<(u64, u64)>,
     /// Batches the observer received (including redeliveries).
     pub batches: usize,
     /// Point deliveries to the observer (including redeliveries).
@@ -195,6 +202,10 @@ pub struct FinishOptions {
     pub may_lose: Option<Range<i64>>,
     /// Bound on each wait for storage to catch up.
     pub deadline: Duration,
+    /// The agent's spool drops data (its limit): the served points missing from storage
+    /// must be exactly its reported `dropped_points`, the batches missing at the observer
+    /// exactly its `dropped_batches`.
+    pub counted_drops: bool,
 }
 
 impl Default for FinishOptions {
@@ -202,8 +213,38 @@ impl Default for FinishOptions {
         Self {
             may_lose: None,
             deadline: Duration::from_secs(30),
+            counted_drops: false,
         }
     }
+}
+
+/// `(dropped_batches, dropped_points)` of `agent` from `GET /api/v1/agents`.
+pub async fn reported_drops(api: &Api, agent: &str) -> anyhow::Result<(u64, u64)> {
+    let agents = api.get("/api/v1/agents").await?;
+    let a = agents
+        .as_array()
+        .and_then(|list| list.iter().find(|a| a["agent"] == agent))
+        .with_context(|| format!("agent {agent} not in /api/v1/agents: {agents}"))?;
+    Ok((
+        a["dropped_batches"]
+            .as_u64()
+            .with_context(|| format!("no dropped_batches: {a}"))?,
+        a["dropped_points"]
+            .as_u64()
+            .with_context(|| format!("no dropped_points: {a}"))?,
+    ))
+}
+
+/// Batches missing at the observer: per session, seqs in `0..=max` never seen.
+fn missing_seqs(seen: &[super::observer::Seen]) -> u64 {
+    let mut by_session: BTreeMap<u64, BTreeSet<u64>> = BTreeMap::new();
+    for s in seen {
+        by_session.entry(s.session).or_default().insert(s.seq);
+    }
+    by_session
+        .values()
+        .map(|seqs| seqs.last().map_or(0, |max| max + 1 - seqs.len() as u64))
+        .sum()
 }
 
 /// Quiesces, reconciles and asserts (module docs); prints the figures.
@@ -216,14 +257,24 @@ pub async fn finish(
     let tags = tag_sources(stack);
     stack.silence_all(Duration::from_millis(500)).await?;
     let reads = stack.served()?;
-    let allowed = |ts: i64| o.may_lose.as_ref().is_some_and(|w| w.contains(&ts));
+    let allowed = |ts: i64| o.counted_drops || o.may_lose.as_ref().is_some_and(|w| w.contains(&ts));
+    let agent = stack.opts.agent_id.clone();
+    let counted = o.counted_drops;
     let caught_up = stack
         .api
         .wait_for("storage to hold every served point", o.deadline, |api| {
-            let (tags, reads) = (&tags, &reads);
+            let (tags, reads, agent) = (&tags, &reads, &agent);
             async move {
                 let s = stored(&api, tags).await?;
                 let m = match_served(tags, reads, &s.good);
+                if counted {
+                    let (_, points) = reported_drops(&api, agent).await?;
+                    ensure!(
+                        m.lost.len() as u64 == points,
+                        "{} served points not stored, the agent reports {points} dropped",
+                        m.lost.len()
+                    );
+                }
                 let outside: Vec<_> = m.lost.iter().filter(|(_, ts)| !allowed(*ts)).collect();
                 ensure!(
                     outside.is_empty() && m.unexplained.is_empty(),
@@ -262,7 +313,7 @@ pub async fn finish(
                         seen.len(),
                     );
                     let done = previous == seen.len()
-                        && seq_gaps(&seen).is_empty()
+                        && (counted || seq_gaps(&seen).is_empty())
                         && s.all == observed(&seen);
                     Ok(done.then_some(()))
                 }
@@ -274,12 +325,23 @@ pub async fn finish(
     let produced = observed(&seen);
     let s = stored(&stack.api, &tags).await?;
     let m = match_served(&tags, &reads, &s.good);
+    let dropped = if o.counted_drops {
+        Some(reported_drops(&stack.api, &agent).await?)
+    } else {
+        None
+    };
     let tally = Tally {
         served: m.served,
         stored_good: m.matched,
         stored: s.all.len(),
         duplicates: s.duplicates,
         lost: m.lost.len(),
+        lost_points: {
+            let mut l = m.lost.clone();
+            l.sort_by_key(|(_, ts)| *ts);
+            l
+        },
+        dropped,
         batches: seen.len(),
         deliveries: seen.iter().map(|s| s.points.len()).sum(),
     };
@@ -298,8 +360,27 @@ pub async fn finish(
     caught_up?;
     let errors = obs.errors();
     ensure!(errors.is_empty(), "observer errors: {errors:?}");
-    let gaps = seq_gaps(&seen);
-    ensure!(gaps.is_empty(), "the observer missed batches: {gaps:?}");
+    if let Some((batches, points)) = dropped {
+        let missing = missing_seqs(&seen);
+        eprintln!(
+            "{test}: the agent reports {batches} batches / {points} points dropped; {} \
+             batches never reached the broker, {} served points are not in storage",
+            missing,
+            m.lost.len()
+        );
+        ensure!(
+            missing == batches,
+            "{missing} batches missing at the broker, {batches} reported dropped"
+        );
+        ensure!(
+            m.lost.len() as u64 == points,
+            "{} served points missing, {points} reported dropped",
+            m.lost.len()
+        );
+    } else {
+        let gaps = seq_gaps(&seen);
+        ensure!(gaps.is_empty(), "the observer missed batches: {gaps:?}");
+    }
     let missing: Vec<_> = produced.difference(&s.all).take(10).collect();
     let extra: Vec<_> = s.all.difference(&produced).take(10).collect();
     ensure!(

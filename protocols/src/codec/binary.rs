@@ -1,8 +1,12 @@
-//! Binary format version 1: serde wire structs encoded with bincode 2.
+//! The binary bodies: serde wire structs encoded with bincode 2.
 //!
-//! Field order is the format: never reorder or insert fields without bumping
-//! [`super::VERSION`]. Points carry only the tag's own name; the batch carries the asset,
-//! and the full tag id is rebuilt (and validated) on decode.
+//! Field order is the format: never reorder or insert fields of a kind without bumping its
+//! [`super::body_version`] and keeping a decoder for the old layout. Points carry only the
+//! tag's own name; the batch carries the asset, and the full tag id is rebuilt (and
+//! validated) on decode.
+//!
+//! Layouts: batch v1 ([`WireBatch`]), catalogue v1 ([`WireCatalog`]), status v1
+//! ([`WireStatusV1`], decode only) and v2 ([`WireStatus`]: v1 plus the spool figures).
 
 use bincode::config::{Config, standard};
 use serde::{Deserialize, Serialize};
@@ -10,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::{CodecError, Message, MessageKind};
 use crate::model::{
     AgentId, AgentState, AgentStatus, AssetPath, Batch, DeviceState, DeviceStatus, Point, Quality,
-    QualityLevel, TagCatalog, TagId, TagMeta, Value,
+    QualityLevel, SpoolStatus, TagCatalog, TagId, TagMeta, Value,
 };
 
 /// The only place bincode's settings are chosen.
@@ -63,6 +67,17 @@ struct WireTagMeta {
     description: String,
 }
 
+/// Status body version 1.
+#[derive(Serialize, Deserialize)]
+struct WireStatusV1 {
+    agent: String,
+    session: u64,
+    online: bool,
+    ts_ns: i64,
+    devices: Vec<(String, bool)>,
+}
+
+/// Status body version 2: version 1, then the spool figures.
 #[derive(Serialize, Deserialize)]
 struct WireStatus {
     agent: String,
@@ -70,6 +85,8 @@ struct WireStatus {
     online: bool,
     ts_ns: i64,
     devices: Vec<(String, bool)>,
+    /// depth_batches, depth_bytes, dropped_batches, dropped_points.
+    spool: Option<(u64, u64, u64, u64)>,
 }
 
 pub(super) fn encode_body(msg: &Message, out: &mut Vec<u8>) -> Result<(), CodecError> {
@@ -87,11 +104,28 @@ pub(super) fn encode_body(msg: &Message, out: &mut Vec<u8>) -> Result<(), CodecE
     res.map(drop).map_err(|e| CodecError::Binary(e.to_string()))
 }
 
-pub(super) fn decode_body(kind: MessageKind, body: &[u8]) -> Result<Message, CodecError> {
-    match kind {
-        MessageKind::Batch => batch_from_wire(decode_all(body)?).map(Message::Batch),
-        MessageKind::Catalog => catalog_from_wire(decode_all(body)?).map(Message::Catalog),
-        MessageKind::Status => status_from_wire(decode_all(body)?).map(Message::Status),
+/// Decodes a body of `kind` in layout `version` (checked supported by the caller).
+pub(super) fn decode_body(
+    kind: MessageKind,
+    version: u8,
+    body: &[u8],
+) -> Result<Message, CodecError> {
+    match (kind, version) {
+        (MessageKind::Batch, _) => batch_from_wire(decode_all(body)?).map(Message::Batch),
+        (MessageKind::Catalog, _) => catalog_from_wire(decode_all(body)?).map(Message::Catalog),
+        (MessageKind::Status, 1) => {
+            let v1: WireStatusV1 = decode_all(body)?;
+            status_from_wire(WireStatus {
+                agent: v1.agent,
+                session: v1.session,
+                online: v1.online,
+                ts_ns: v1.ts_ns,
+                devices: v1.devices,
+                spool: None,
+            })
+            .map(Message::Status)
+        }
+        (MessageKind::Status, _) => status_from_wire(decode_all(body)?).map(Message::Status),
     }
 }
 
@@ -244,6 +278,14 @@ fn status_to_wire(s: &AgentStatus) -> WireStatus {
             .iter()
             .map(|d| (d.id.clone(), d.state == DeviceState::Connected))
             .collect(),
+        spool: s.spool.map(|p| {
+            (
+                p.depth_batches,
+                p.depth_bytes,
+                p.dropped_batches,
+                p.dropped_points,
+            )
+        }),
     }
 }
 
@@ -269,5 +311,13 @@ fn status_from_wire(w: WireStatus) -> Result<AgentStatus, CodecError> {
                 },
             })
             .collect(),
+        spool: w.spool.map(
+            |(depth_batches, depth_bytes, dropped_batches, dropped_points)| SpoolStatus {
+                depth_batches,
+                depth_bytes,
+                dropped_batches,
+                dropped_points,
+            },
+        ),
     })
 }
