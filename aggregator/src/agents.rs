@@ -23,6 +23,8 @@ pub struct AgentInfo {
     /// The agent's spool figures from the last status that had them (a Last Will has none,
     /// so the figures before an agent died stay visible).
     pub spool: Option<SpoolStatus>,
+    /// Whether the last status carried spool figures (a clean status; a Last Will has none).
+    pub spool_in_last_status: bool,
     /// When any message from the agent last arrived.
     pub last_seen_ns: TimestampNs,
     /// Batch sequence numbers.
@@ -78,6 +80,7 @@ impl AgentTable {
             status_ts_ns: None,
             devices: Vec::new(),
             spool: None,
+            spool_in_last_status: false,
             last_seen_ns: recv_ns,
             seq: AgentSeq::default(),
         });
@@ -104,26 +107,34 @@ impl AgentTable {
         })
     }
 
-    /// Applies a status message unless an equally new or newer one was applied. Returns the
-    /// previous state when the state changed.
+    /// Applies a status message unless a newer one was applied, except a Last Will (offline,
+    /// no spool figures), which always applies: the agent builds its will when it starts,
+    /// so its timestamp is older than the statuses it published since, yet the broker only
+    /// publishes it after them, when the connection died. Returns the previous state when
+    /// the state changed.
     pub fn update_status(
         &self,
         status: &AgentStatus,
         recv_ns: TimestampNs,
     ) -> Option<Option<AgentState>> {
         self.with(&status.agent, recv_ns, |info| {
-            if info.status_ts_ns.is_some_and(|ts| ts > status.ts_ns) {
+            let will = status.state == AgentState::Offline && status.spool.is_none();
+            if !will && info.status_ts_ns.is_some_and(|ts| ts > status.ts_ns) {
                 return None;
             }
             let before = info.state;
             info.state = Some(status.state);
             info.session = Some(status.session);
-            info.status_ts_ns = Some(status.ts_ns);
+            info.status_ts_ns = Some(
+                info.status_ts_ns
+                    .map_or(status.ts_ns, |t| t.max(status.ts_ns)),
+            );
             info.devices = status
                 .devices
                 .iter()
                 .map(|d| (d.id.clone(), d.state == DeviceState::Connected))
                 .collect();
+            info.spool_in_last_status = status.spool.is_some();
             if status.spool.is_some() {
                 info.spool = status.spool;
             }
@@ -152,8 +163,30 @@ mod tests {
             state,
             ts_ns,
             devices: vec![],
-            spool: None,
+            spool: Some(SpoolStatus::default()),
         }
+    }
+
+    /// A Last Will: offline, no spool figures.
+    fn will(ts_ns: i64) -> AgentStatus {
+        AgentStatus {
+            spool: None,
+            ..status(AgentState::Offline, ts_ns)
+        }
+    }
+
+    #[test]
+    fn a_last_will_applies_although_built_before_the_last_status() {
+        let t = AgentTable::default();
+        t.update_status(&status(AgentState::Online, 50), 100);
+        // The will was built at start (ts 10) and published by the broker at death.
+        assert_eq!(
+            t.update_status(&will(10), 101),
+            Some(Some(AgentState::Online))
+        );
+        // A stale clean status still loses against newer ones.
+        assert_eq!(t.update_status(&status(AgentState::Online, 40), 102), None);
+        assert_eq!(t.snapshot()[0].1.state, Some(AgentState::Offline));
     }
 
     #[test]
@@ -164,13 +197,15 @@ mod tests {
             depth_bytes: 900,
             dropped_batches: 2,
             dropped_points: 18,
+            dropped_unconfirmed_batches: 1,
+            dropped_unconfirmed_points: 9,
         };
         let online = AgentStatus {
             spool: Some(spool),
             ..status(AgentState::Online, 10)
         };
         t.update_status(&online, 100);
-        t.update_status(&status(AgentState::Offline, 11), 101);
+        t.update_status(&will(11), 101);
         let (_, info) = &t.snapshot()[0];
         assert_eq!(info.state, Some(AgentState::Offline));
         assert_eq!(info.spool, Some(spool));

@@ -154,6 +154,8 @@ async fn end_to_end_over_mqtt_and_http() {
             depth_bytes: 4096,
             dropped_batches: 2,
             dropped_points: 18,
+            dropped_unconfirmed_batches: 1,
+            dropped_unconfirmed_points: 9,
         }),
     });
 
@@ -231,9 +233,10 @@ async fn end_to_end_over_mqtt_and_http() {
             &a["spool_depth"],
             &a["spool_bytes"],
             &a["dropped_batches"],
-            &a["dropped_points"]
+            &a["dropped_points"],
+            &a["dropped_unconfirmed_points"]
         ),
-        (&json!(7), &json!(4096), &json!(2), &json!(18)),
+        (&json!(7), &json!(4096), &json!(2), &json!(18), &json!(9)),
         "{a}"
     );
 

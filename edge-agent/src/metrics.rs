@@ -47,6 +47,11 @@ pub struct Metrics {
     pub batches_dropped_spool: AtomicU64,
     /// Points in those batches.
     pub points_dropped_spool: AtomicU64,
+    /// Of the spool drops, batches published without a PUBACK before a connection broke
+    /// (the broker may have them: possibly delivered).
+    pub batches_dropped_unconfirmed: AtomicU64,
+    /// Points in those batches.
+    pub points_dropped_unconfirmed: AtomicU64,
     /// Spool file operations that failed.
     pub spool_errors: AtomicU64,
     /// Batches that could not be encoded.
@@ -86,6 +91,8 @@ pub struct MetricsSnapshot {
     pub batches_dropped_spool: u64,
     pub points_dropped_channel: u64,
     pub points_dropped_spool: u64,
+    pub batches_dropped_unconfirmed: u64,
+    pub points_dropped_unconfirmed: u64,
     pub spool_errors: u64,
     pub encode_errors: u64,
     pub buffered: u64,
@@ -128,6 +135,8 @@ impl Metrics {
             batches_dropped_spool: g(&self.batches_dropped_spool),
             points_dropped_channel: g(&self.points_dropped_channel),
             points_dropped_spool: g(&self.points_dropped_spool),
+            batches_dropped_unconfirmed: g(&self.batches_dropped_unconfirmed),
+            points_dropped_unconfirmed: g(&self.points_dropped_unconfirmed),
             spool_errors: g(&self.spool_errors),
             encode_errors: g(&self.encode_errors),
             buffered: g(&self.buffered),
@@ -160,6 +169,7 @@ impl Metrics {
             dropped_spool = s.batches_dropped_spool,
             points_dropped_channel = s.points_dropped_channel,
             points_dropped_spool = s.points_dropped_spool,
+            dropped_unconfirmed = s.batches_dropped_unconfirmed,
             spool_errors = s.spool_errors,
             encode_errors = s.encode_errors,
             spooled = s.buffered,
@@ -183,6 +193,8 @@ impl Metrics {
             depth_bytes,
             dropped_batches: s.batches_dropped(),
             dropped_points: s.points_dropped(),
+            dropped_unconfirmed_batches: s.batches_dropped_unconfirmed,
+            dropped_unconfirmed_points: s.points_dropped_unconfirmed,
         }
     }
 }

@@ -92,6 +92,8 @@ fn sample_status() -> AgentStatus {
             depth_bytes: 3_500_000,
             dropped_batches: 3,
             dropped_points: 27,
+            dropped_unconfirmed_batches: 1,
+            dropped_unconfirmed_points: 9,
         }),
     }
 }
@@ -162,7 +164,8 @@ fn older_status_versions_stay_readable() {
         Err(CodecError::UnsupportedVersion { version: 2 })
     ));
     let json = br#"{"v":1,"kind":"status","agent":"a","session":1,"state":"online","ts_ns":1,
-        "spool":{"depth_batches":1,"depth_bytes":1,"dropped_batches":0,"dropped_points":0}}"#;
+        "spool":{"depth_batches":1,"depth_bytes":1,"dropped_batches":0,"dropped_points":0,
+        "dropped_unconfirmed_batches":0,"dropped_unconfirmed_points":0}}"#;
     assert!(
         codec::decode(json)
             .unwrap_err()

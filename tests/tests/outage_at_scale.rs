@@ -96,7 +96,7 @@ async fn broker_stopped_60s_at_5000_points_per_second() {
             deadline: Duration::from_secs(180),
             ..FinishOptions::default()
         };
-        reconcile(TEST, &mut stack, &observer, options).await?;
+        reconcile(TEST, &mut stack, Some(&observer), options).await?;
 
         // Backlog drain as the observer saw it: historical batches after the restart.
         let seen = observer.snapshot();

@@ -17,7 +17,7 @@
 //! Each cursor only moves forward within a connection; a lost connection forgets what was
 //! in flight (it is still in the spool) and the next ConnAck starts both cursors again.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -71,6 +71,9 @@ pub(crate) struct Session {
     /// Records a full spool discarded while they were in flight (seq → points): not
     /// counted as dropped unless the connection is lost before their PUBACK.
     evicted: HashMap<u64, u32>,
+    /// Batches published without a PUBACK when a connection broke (the broker may have
+    /// them); a drop of one of these is counted as unconfirmed too.
+    unconfirmed: HashSet<u64>,
     /// Where received commands go (writes enabled); the command topic is subscribed on
     /// every ConnAck (clean session).
     commands: Option<mpsc::Sender<Vec<u8>>>,
@@ -106,6 +109,7 @@ impl Session {
             dropped_unreported: 0,
             spool_failing: false,
             evicted: HashMap::new(),
+            unconfirmed: HashSet::new(),
             commands: None,
             results: VecDeque::new(),
         };
@@ -147,6 +151,7 @@ impl Session {
             MqttEvent::PubAck(pkid) => {
                 if let Some(Sent::Batch(seq)) = self.tracker.acked(pkid) {
                     metrics::inc(&self.metrics.batches_acked);
+                    self.unconfirmed.remove(&seq);
                     if self.evicted.remove(&seq).is_some() {
                         return;
                     }
@@ -265,9 +270,12 @@ impl Session {
     }
 
     fn on_lost(&mut self, error: &str) {
-        let in_flight = self.tracker.take_unacked().len();
+        let unacked = self.tracker.take_unacked();
+        let in_flight = unacked.len();
+        self.unconfirmed.extend(unacked);
         let mut lost = Dropped::default();
         for (seq, points) in self.evicted.drain() {
+            self.unconfirmed.insert(seq);
             lost.add(seq, points);
         }
         self.count_dropped(
@@ -469,6 +477,12 @@ impl Session {
         }
         metrics::add(&self.metrics.batches_dropped_spool, dropped.batches);
         metrics::add(&self.metrics.points_dropped_spool, dropped.points);
+        for (seq, points) in &dropped.records {
+            if self.unconfirmed.remove(seq) {
+                metrics::inc(&self.metrics.batches_dropped_unconfirmed);
+                metrics::add(&self.metrics.points_dropped_unconfirmed, u64::from(*points));
+            }
+        }
         if self.dropped_unreported == 0 {
             tracing::error!(
                 reason = why,

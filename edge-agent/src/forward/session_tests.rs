@@ -245,8 +245,43 @@ fn a_record_evicted_in_flight_counts_as_dropped_only_if_never_acknowledged() {
     assert_eq!(m.snapshot().batches_dropped_spool, 0);
     s.on_event(MqttEvent::PubAck(3), Vec::new()); // seq 0 arrived after all
     assert_eq!(m.snapshot().batches_dropped_spool, 0);
-    lost(&mut s); // seq 1 never acknowledged: lost for good
+    lost(&mut s); // seq 1 never acknowledged: dropped, but the broker may have it
     let snap = m.snapshot();
     assert_eq!((snap.batches_dropped_spool, snap.batches_acked), (1, 1));
+    assert_eq!(snap.batches_dropped_unconfirmed, 1);
     assert_eq!(snap.buffered, n - 2);
+}
+
+#[test]
+fn drops_of_batches_in_flight_at_a_disconnect_are_counted_unconfirmed() {
+    let Fixture {
+        mut s,
+        m,
+        _el,
+        _dir,
+    } = session(4096, 1000);
+    let now = Instant::now();
+    let mut pkid = 0;
+    s.on_event(MqttEvent::Connected, Vec::new());
+    s.enqueue(batch(), 0);
+    s.flush(Vec::new, now);
+    assert_eq!(published(&mut s, &mut pkid), [0]);
+    lost(&mut s); // seq 0 was published, no PUBACK: unconfirmed
+    s.enqueue(batch(), 0); // seq 1: never published
+    while s.spool.floor() < 2 {
+        s.enqueue(batch(), 0);
+    }
+    let snap = m.snapshot();
+    assert!(snap.batches_dropped_spool >= 2, "{snap:?}");
+    assert_eq!(
+        (
+            snap.batches_dropped_unconfirmed,
+            snap.points_dropped_unconfirmed
+        ),
+        (1, 0),
+        "only seq 0 may have reached the broker"
+    );
+    let status = m.spool_status(s.spool.len(), s.spool.bytes());
+    assert_eq!(status.dropped_unconfirmed_batches, 1);
+    assert_eq!(status.dropped_batches, snap.batches_dropped_spool);
 }

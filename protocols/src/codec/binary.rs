@@ -85,8 +85,20 @@ struct WireStatus {
     online: bool,
     ts_ns: i64,
     devices: Vec<(String, bool)>,
-    /// depth_batches, depth_bytes, dropped_batches, dropped_points.
-    spool: Option<(u64, u64, u64, u64)>,
+    spool: Option<WireSpool>,
+}
+
+/// The spool figures of status v2, in this order (binary) and with these names (JSON,
+/// which shares the struct).
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct WireSpool {
+    depth_batches: u64,
+    depth_bytes: u64,
+    dropped_batches: u64,
+    dropped_points: u64,
+    dropped_unconfirmed_batches: u64,
+    dropped_unconfirmed_points: u64,
 }
 
 pub(super) fn encode_body(msg: &Message, out: &mut Vec<u8>) -> Result<(), CodecError> {
@@ -278,14 +290,33 @@ fn status_to_wire(s: &AgentStatus) -> WireStatus {
             .iter()
             .map(|d| (d.id.clone(), d.state == DeviceState::Connected))
             .collect(),
-        spool: s.spool.map(|p| {
-            (
-                p.depth_batches,
-                p.depth_bytes,
-                p.dropped_batches,
-                p.dropped_points,
-            )
-        }),
+        spool: s.spool.map(WireSpool::from),
+    }
+}
+
+impl From<SpoolStatus> for WireSpool {
+    fn from(p: SpoolStatus) -> Self {
+        Self {
+            depth_batches: p.depth_batches,
+            depth_bytes: p.depth_bytes,
+            dropped_batches: p.dropped_batches,
+            dropped_points: p.dropped_points,
+            dropped_unconfirmed_batches: p.dropped_unconfirmed_batches,
+            dropped_unconfirmed_points: p.dropped_unconfirmed_points,
+        }
+    }
+}
+
+impl From<WireSpool> for SpoolStatus {
+    fn from(p: WireSpool) -> Self {
+        Self {
+            depth_batches: p.depth_batches,
+            depth_bytes: p.depth_bytes,
+            dropped_batches: p.dropped_batches,
+            dropped_points: p.dropped_points,
+            dropped_unconfirmed_batches: p.dropped_unconfirmed_batches,
+            dropped_unconfirmed_points: p.dropped_unconfirmed_points,
+        }
     }
 }
 
@@ -311,13 +342,6 @@ fn status_from_wire(w: WireStatus) -> Result<AgentStatus, CodecError> {
                 },
             })
             .collect(),
-        spool: w.spool.map(
-            |(depth_batches, depth_bytes, dropped_batches, dropped_points)| SpoolStatus {
-                depth_batches,
-                depth_bytes,
-                dropped_batches,
-                dropped_points,
-            },
-        ),
+        spool: w.spool.map(SpoolStatus::from),
     })
 }

@@ -12,11 +12,12 @@
 //!
 //! `"v"` is the kind's body version ([`super::body_version`]): a status message is
 //! `"v":2` and may carry `"spool":{"depth_batches","depth_bytes","dropped_batches",
-//! "dropped_points"}`; `"v":1` statuses (without it) are still read.
+//! "dropped_points","dropped_unconfirmed_batches","dropped_unconfirmed_points"}`; `"v":1` statuses (without it) are still read.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
+use super::binary::WireSpool;
 use super::{CodecError, Message, MessageKind};
 use crate::model::{
     AgentId, AgentState, AgentStatus, AssetPath, Batch, DeviceState, DeviceStatus, Point, Quality,
@@ -48,16 +49,7 @@ struct JsonEnvelope {
     devices: Option<Vec<JsonDevice>>,
     /// Status version 2 only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    spool: Option<JsonSpool>,
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct JsonSpool {
-    depth_batches: u64,
-    depth_bytes: u64,
-    dropped_batches: u64,
-    dropped_points: u64,
+    spool: Option<WireSpool>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -169,12 +161,7 @@ pub(super) fn encode(msg: &Message) -> Result<Vec<u8>, CodecError> {
                     })
                     .collect(),
             );
-            env.spool = s.spool.map(|p| JsonSpool {
-                depth_batches: p.depth_batches,
-                depth_bytes: p.depth_bytes,
-                dropped_batches: p.dropped_batches,
-                dropped_points: p.dropped_points,
-            });
+            env.spool = s.spool.map(WireSpool::from);
             env
         }
     };
@@ -318,12 +305,7 @@ pub(super) fn decode(payload: &[u8]) -> Result<Message, CodecError> {
                 state,
                 ts_ns: env.ts_ns.ok_or_else(|| missing("ts_ns"))?,
                 devices,
-                spool: env.spool.map(|p| SpoolStatus {
-                    depth_batches: p.depth_batches,
-                    depth_bytes: p.depth_bytes,
-                    dropped_batches: p.dropped_batches,
-                    dropped_points: p.dropped_points,
-                }),
+                spool: env.spool.map(SpoolStatus::from),
             }))
         }
         other => Err(CodecError::UnknownKind {

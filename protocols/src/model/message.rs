@@ -107,4 +107,10 @@ pub struct SpoolStatus {
     pub dropped_batches: u64,
     /// Points in those batches.
     pub dropped_points: u64,
+    /// Of the dropped batches, those that had been published without a PUBACK before a
+    /// connection broke: the broker may have received them, so they are not necessarily
+    /// lost (at-least-once delivery cannot tell).
+    pub dropped_unconfirmed_batches: u64,
+    /// Points in those batches.
+    pub dropped_unconfirmed_points: u64,
 }

@@ -8,12 +8,15 @@
 //!    tag is matched by one stored good point ([`match_served`]), with no stored good point
 //!    left over. Only reads served inside `may_lose` (the instant a process was SIGKILLed:
 //!    points held in its memory) may stay unmatched; they are reported. With
-//!    `counted_drops` (a spool limit), exactly as many served points as the agent reports
-//!    dropped (`dropped_points` in `GET /api/v1/agents`) must be missing.
+//!    `counted_drops` (a spool limit), the served points missing must be what the agent
+//!    reports dropped (`dropped_points` in `GET /api/v1/agents`), less at most its
+//!    `dropped_unconfirmed_points`: batches that were published when the connection broke
+//!    and never acknowledged, which the broker may or may not have received.
 //! 3. **Observer = stored**: the agent is stopped (SIGTERM) and storage must equal the set
 //!    of `(tag, ts)` the independent MQTT observer received, bad points included, with no
 //!    `(tag, ts)` stored twice and no batch missing from the observer (except, with
-//!    `counted_drops`, exactly the `dropped_batches` the agent reports).
+//!    `counted_drops`, the `dropped_batches` the agent reports, less at most its unconfirmed
+//!    ones).
 //!
 //! Matching a stored point to a served read uses time, not values: the agent stamps a
 //! point just before it sends the request and the simulator records the read just after
@@ -188,8 +191,8 @@ pub struct Tally {
     pub lost: usize,
     /// Served points not stored, as `(tag, when served)`, oldest first.
     pub lost_points: Vec<(String, i64)>,
-    /// What the agent reported dropped: (batches, points), with `counted_drops`.
-    pub dropped: Option<(u64, u64)>,
+    /// What the agent reported dropped, with `counted_drops`.
+    pub dropped: Option<Drops>,
     /// Batches the observer received (including redeliveries).
     pub batches: usize,
     /// Point deliveries to the observer (including redeliveries).
@@ -218,21 +221,37 @@ impl Default for FinishOptions {
     }
 }
 
-/// `(dropped_batches, dropped_points)` of `agent` from `GET /api/v1/agents`.
-pub async fn reported_drops(api: &Api, agent: &str) -> anyhow::Result<(u64, u64)> {
+/// What an agent reports dropped (`GET /api/v1/agents`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Drops {
+    /// Batches discarded by its spool limit.
+    pub batches: u64,
+    /// Points in them.
+    pub points: u64,
+    /// Of those, batches published without a PUBACK before a connection broke (possibly
+    /// delivered).
+    pub unconfirmed_batches: u64,
+    /// Points in them.
+    pub unconfirmed_points: u64,
+}
+
+/// The drops `agent` reports in `GET /api/v1/agents`.
+pub async fn reported_drops(api: &Api, agent: &str) -> anyhow::Result<Drops> {
     let agents = api.get("/api/v1/agents").await?;
     let a = agents
         .as_array()
         .and_then(|list| list.iter().find(|a| a["agent"] == agent))
         .with_context(|| format!("agent {agent} not in /api/v1/agents: {agents}"))?;
-    Ok((
-        a["dropped_batches"]
-            .as_u64()
-            .with_context(|| format!("no dropped_batches: {a}"))?,
-        a["dropped_points"]
-            .as_u64()
-            .with_context(|| format!("no dropped_points: {a}"))?,
-    ))
+    let n = |k: &str| {
+        a[k].as_u64()
+            .with_context(|| format!("no {k} in /api/v1/agents: {a}"))
+    };
+    Ok(Drops {
+        batches: n("dropped_batches")?,
+        points: n("dropped_points")?,
+        unconfirmed_batches: n("dropped_unconfirmed_batches")?,
+        unconfirmed_points: n("dropped_unconfirmed_points")?,
+    })
 }
 
 /// Batches missing at the observer: per session, seqs in `0..=max` never seen.
@@ -251,7 +270,7 @@ fn missing_seqs(seen: &[super::observer::Seen]) -> u64 {
 pub async fn finish(
     test: &str,
     stack: &mut Stack,
-    obs: &Observer,
+    obs: Option<&Observer>,
     o: FinishOptions,
 ) -> anyhow::Result<Tally> {
     let tags = tag_sources(stack);
@@ -268,11 +287,11 @@ pub async fn finish(
                 let s = stored(&api, tags).await?;
                 let m = match_served(tags, reads, &s.good);
                 if counted {
-                    let (_, points) = reported_drops(&api, agent).await?;
+                    let d = reported_drops(&api, agent).await?;
+                    let lost = m.lost.len() as u64;
                     ensure!(
-                        m.lost.len() as u64 == points,
-                        "{} served points not stored, the agent reports {points} dropped",
-                        m.lost.len()
+                        (d.points - d.unconfirmed_points..=d.points).contains(&lost),
+                        "{lost} served points not stored, the agent reports {d:?}"
                     );
                 }
                 let outside: Vec<_> = m.lost.iter().filter(|(_, ts)| !allowed(*ts)).collect();
@@ -301,27 +320,34 @@ pub async fn finish(
             |api| {
                 let (tags, last_count) = (&tags, &last_count);
                 async move {
-                    let seen = obs.snapshot();
+                    let seen = obs.map(Observer::snapshot).unwrap_or_default();
                     let s = stored(&api, tags).await?;
                     ensure!(
                         s.duplicates == 0,
                         "{} duplicate (tag, ts) in storage",
                         s.duplicates
                     );
+                    // Without an observer: storage stopped growing.
+                    let count = if obs.is_some() {
+                        seen.len()
+                    } else {
+                        s.all.len()
+                    };
                     let previous = std::mem::replace(
                         &mut *last_count.lock().unwrap_or_else(PoisonError::into_inner),
-                        seen.len(),
+                        count,
                     );
-                    let done = previous == seen.len()
-                        && (counted || seq_gaps(&seen).is_empty())
-                        && s.all == observed(&seen);
+                    let done = previous == count
+                        && (obs.is_none()
+                            || ((counted || seq_gaps(&seen).is_empty())
+                                && s.all == observed(&seen)));
                     Ok(done.then_some(()))
                 }
             },
         )
         .await;
 
-    let seen = obs.snapshot();
+    let seen = obs.map(Observer::snapshot).unwrap_or_default();
     let produced = observed(&seen);
     let s = stored(&stack.api, &tags).await?;
     let m = match_served(&tags, &reads, &s.good);
@@ -358,38 +384,26 @@ pub async fn finish(
         tally.deliveries
     );
     caught_up?;
-    let errors = obs.errors();
-    ensure!(errors.is_empty(), "observer errors: {errors:?}");
-    if let Some((batches, points)) = dropped {
-        let missing = missing_seqs(&seen);
-        eprintln!(
-            "{test}: the agent reports {batches} batches / {points} points dropped; {} \
-             batches never reached the broker, {} served points are not in storage",
-            missing,
-            m.lost.len()
-        );
-        ensure!(
-            missing == batches,
-            "{missing} batches missing at the broker, {batches} reported dropped"
-        );
-        ensure!(
-            m.lost.len() as u64 == points,
-            "{} served points missing, {points} reported dropped",
-            m.lost.len()
-        );
-    } else {
-        let gaps = seq_gaps(&seen);
-        ensure!(gaps.is_empty(), "the observer missed batches: {gaps:?}");
+    if let Some(obs) = obs {
+        check_observer(obs, &seen, &produced, &s.all, dropped, &settled)?;
     }
-    let missing: Vec<_> = produced.difference(&s.all).take(10).collect();
-    let extra: Vec<_> = s.all.difference(&produced).take(10).collect();
-    ensure!(
-        missing.is_empty() && extra.is_empty(),
-        "storage differs from what the broker delivered: {} missing (e.g. {missing:?}), {} \
-         never published (e.g. {extra:?}); wait: {settled:?}",
-        produced.difference(&s.all).count(),
-        s.all.difference(&produced).count(),
-    );
+    if let Some(d) = dropped {
+        let lost = m.lost.len() as u64;
+        eprintln!(
+            "{test}: the agent reports {} batches / {} points dropped, of which {} / {} \
+             unconfirmed (published, no PUBACK before the connection broke); {lost} served \
+             points are not in storage, {} batches never reached the broker",
+            d.batches,
+            d.points,
+            d.unconfirmed_batches,
+            d.unconfirmed_points,
+            missing_seqs(&seen)
+        );
+        ensure!(
+            (d.points - d.unconfirmed_points..=d.points).contains(&lost),
+            "{lost} served points missing; the agent reports {d:?}"
+        );
+    }
     ensure!(
         tally.duplicates == 0,
         "{} duplicates in storage",
@@ -408,6 +422,40 @@ pub async fn finish(
     ensure!(tally.served > 0, "nothing was served");
     settled?;
     Ok(tally)
+}
+
+/// The observer's side: no undecodable message, no batch missing (but counted drops), and
+/// storage equal to what the broker delivered.
+fn check_observer(
+    obs: &Observer,
+    seen: &[super::observer::Seen],
+    produced: &BTreeSet<(String, i64)>,
+    stored: &BTreeSet<(String, i64)>,
+    dropped: Option<Drops>,
+    settled: &anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let errors = obs.errors();
+    ensure!(errors.is_empty(), "observer errors: {errors:?}");
+    if let Some(d) = dropped {
+        let missing = missing_seqs(seen);
+        ensure!(
+            (d.batches - d.unconfirmed_batches..=d.batches).contains(&missing),
+            "{missing} batches missing at the broker; the agent reports {d:?}"
+        );
+    } else {
+        let gaps = seq_gaps(seen);
+        ensure!(gaps.is_empty(), "the observer missed batches: {gaps:?}");
+    }
+    let missing: Vec<_> = produced.difference(stored).take(10).collect();
+    let extra: Vec<_> = stored.difference(produced).take(10).collect();
+    ensure!(
+        missing.is_empty() && extra.is_empty(),
+        "storage differs from what the broker delivered: {} missing (e.g. {missing:?}), {} \
+         never published (e.g. {extra:?}); wait: {settled:?}",
+        produced.difference(stored).count(),
+        stored.difference(produced).count(),
+    );
+    Ok(())
 }
 
 #[cfg(test)]
