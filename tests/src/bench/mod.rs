@@ -10,7 +10,8 @@
 //! - [`ingest`]: points/s stored by the aggregator vs a raw bulk load ([`ingest_raw`]).
 //! - [`api`]: latency and throughput of `latest` and `history` under concurrent load.
 //! - [`live`]: WebSocket clients of `/api/v1/live`.
-//! - [`pending`]: `spool`, not built yet.
+//! - [`spool`]: the agent's backlog draining after a network cut vs the live rate, and the
+//!   live-data delay during the drain.
 //!
 //! Helpers: [`plant`] (simulators, broker choice), [`mqtt`] (point counter, synthetic
 //! publisher), [`aggregator`] (start one, read its metrics), [`proc_stats`] (CPU/RSS from
@@ -26,11 +27,11 @@ pub(crate) mod load;
 pub(crate) mod machine;
 pub(crate) mod modbus_raw;
 pub(crate) mod mqtt;
-pub(crate) mod pending;
 pub(crate) mod plant;
 pub(crate) mod poll;
 pub(crate) mod proc_stats;
 pub(crate) mod report;
+pub(crate) mod spool;
 pub(crate) mod synthetic;
 
 use std::path::PathBuf;
@@ -111,7 +112,7 @@ pub(crate) async fn run(name: &str, ctx: &Ctx) -> Vec<Row> {
         "ingest" => ingest::run(ctx).await,
         "api" => api::run(ctx).await,
         "live" => live::run(ctx).await,
-        "spool" => pending::spool(ctx).await,
+        "spool" => spool::run(ctx).await,
         other => Err(anyhow::anyhow!("unknown scenario {other}")),
     };
     result.unwrap_or_else(|e| {
