@@ -13,8 +13,8 @@ use common::harness::{start, test_settings};
 use common::within;
 use reqwest::StatusCode;
 use reqwest::header::{
-    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, ETAG, HeaderMap, IF_NONE_MATCH,
-    X_CONTENT_TYPE_OPTIONS,
+    ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_SECURITY_POLICY, CONTENT_TYPE,
+    ETAG, HeaderMap, IF_NONE_MATCH, X_CONTENT_TYPE_OPTIONS,
 };
 
 struct Client {
@@ -168,6 +168,46 @@ async fn pages_and_every_file_they_load_are_served_with_strict_headers() {
     // Every static URL carries the same build hash.
     let versions: BTreeSet<&str> = files.iter().map(|f| f.split('/').nth(2).unwrap()).collect();
     assert_eq!(versions.len(), 1, "{versions:?}");
+    assert!(within("shutdown", app.shutdown()).await);
+}
+
+/// With `Accept-Encoding: gzip` pages, scripts and API answers come gzipped (smaller, with
+/// the same strict headers); without it, plain.
+#[tokio::test]
+async fn responses_are_gzipped_when_the_client_accepts_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = start(test_settings(dir.path(), None)).await;
+    let c = Client {
+        base: format!("http://{}", app.api_addr()),
+        http: reqwest::Client::new(),
+    };
+    let (_, _, index) = c.get("/", HeaderMap::new()).await;
+    let html = String::from_utf8(index.clone()).unwrap();
+    let uplot = attr_values(&html, "src", "/ui/")
+        .into_iter()
+        .chain(attr_values(&html, "href", "/ui/"))
+        .find(|p| p.ends_with(".js") || p.ends_with(".css"))
+        .unwrap();
+    let mut gzip = HeaderMap::new();
+    gzip.insert(ACCEPT_ENCODING, "gzip".parse().unwrap());
+    for path in ["/", uplot.as_str(), "/api/v1/openapi.json"] {
+        let (plain_status, plain_headers, plain) = c.get(path, HeaderMap::new()).await;
+        assert_eq!(plain_status, StatusCode::OK, "{path}");
+        assert!(plain_headers.get(CONTENT_ENCODING).is_none(), "{path}");
+        let (status, headers, body) = c.get(path, gzip.clone()).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert_eq!(header(&headers, &CONTENT_ENCODING), "gzip", "{path}");
+        assert_eq!(&body[..2], &[0x1f, 0x8b], "{path}: gzip magic");
+        assert!(
+            body.len() < plain.len(),
+            "{path}: {} gzipped vs {} plain",
+            body.len(),
+            plain.len()
+        );
+        if path == "/" {
+            assert_eq!(header(&headers, &CONTENT_SECURITY_POLICY), CSP);
+        }
+    }
     assert!(within("shutdown", app.shutdown()).await);
 }
 

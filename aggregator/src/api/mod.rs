@@ -134,7 +134,10 @@ pub(crate) fn router(state: ApiState, request_timeout: Duration) -> Router {
         .fallback(not_found)
         .with_state(state)
         .layer(GlobalConcurrencyLimitLayer::new(MAX_CONCURRENT_REQUESTS))
-        .layer(from_fn_with_state(request_timeout, time_limit));
+        .layer(from_fn_with_state(request_timeout, time_limit))
+        // gzip when the client sends `Accept-Encoding: gzip` (tower-http skips small
+        // bodies, images and already-encoded responses).
+        .layer(tower_http::compression::CompressionLayer::new().gzip(true));
     // The live socket is long-lived: outside the request timeout and concurrency limit.
     live.merge(requests)
 }
