@@ -13,8 +13,8 @@ use common::harness::{start, test_settings};
 use common::within;
 use reqwest::StatusCode;
 use reqwest::header::{
-    ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_SECURITY_POLICY, CONTENT_TYPE,
-    ETAG, HeaderMap, IF_NONE_MATCH, X_CONTENT_TYPE_OPTIONS,
+    ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_SECURITY_POLICY, CONTENT_TYPE, ETAG,
+    HeaderMap, IF_NONE_MATCH, X_CONTENT_TYPE_OPTIONS,
 };
 
 struct Client {

@@ -9,7 +9,7 @@
 // no horizontal overflow at 768 px), page load bytes (first visit and a revalidating
 // reload), open an asset from its tile, wait for live values to change on screen, measure
 // sample-to-screen latency over SAMPLES updates (the value cell's data-source-ts-ns versus
-// the wall clock when the DOM changed), trend chart canvas, presets, drag-zoom and reset,
+// the wall clock when the DOM changed), trend chart canvas, presets, drag-zoom and reset, panning,
 // and, if DEAD_ASSET is given, that asset's bad values with their reason as tooltip; a
 // live socket cut from the server side (shown, reconnected); and, only if SENTIA_AGENT_PID
 // is set (the Rust test sets it), kills that agent and checks the page marks its assets,
@@ -238,11 +238,31 @@ async function main() {
     await page.waitForSelector('#zoom-reset:not([disabled])');
     await page.click('#zoom-reset');
     await page.waitForSelector('#zoom-reset[disabled]');
+    // Pan: one step earlier shifts the 1 h view back by 30 min, later returns to live.
+    const view = () => page.$eval('#chart', (c) => [Number(c.dataset.viewFrom), Number(c.dataset.viewTo)]);
+    const [liveFrom, liveTo] = await view();
+    if (Math.abs(liveTo - liveFrom - 3600) > 5) fail(`live view spans ${liveTo - liveFrom} s, not 3600`);
+    await page.click('#pan-earlier');
+    await page.waitForSelector('#pan-later:not([disabled])');
+    await page.waitForFunction((to) => Number(document.getElementById('chart').dataset.viewTo) < to - 1700, liveTo);
+    const [panFrom, panTo] = await view();
+    if (Math.abs(liveTo - panTo - 1800) > 60 || Math.abs(panTo - panFrom - 3600) > 5) {
+      fail(`pan earlier: view ${panFrom}..${panTo}, live was ${liveFrom}..${liveTo}`);
+    }
+    await page.focus('#chart');
+    await page.keyboard.press('ArrowLeft');
+    await page.waitForFunction((to) => Number(document.getElementById('chart').dataset.viewTo) < to - 1700, panTo);
+    await page.click('#pan-later');
+    await page.click('#pan-later');
+    await page.waitForSelector('#pan-later[disabled]');
+    await page.waitForSelector('#zoom-reset[disabled]');
+    const [, backTo] = await view();
+    if (Math.abs(Date.now() / 1000 - backTo) > 60) fail(`pan later did not return to live: ${backTo}`);
     // Select another numeric tag from the table: the chart follows.
     const other = await page.$$eval('#values tbody tr', (rs) => rs.map((r) => r.dataset.tag));
     await page.click(`#values tbody tr[data-tag="${other[other.length - 1]}"]`);
     await page.waitForSelector(`#values tbody tr[data-tag="${other[other.length - 1]}"][aria-selected="true"]`);
-    log('trend: canvas, presets, drag-zoom and reset, tag selection');
+    log('trend: canvas, presets, drag-zoom and reset, pan earlier/later (buttons and keys), tag selection');
     // Chart an analog tag for the screenshot.
     const latest = await api(`latest?asset=${encodeURIComponent(pick.id)}`);
     const analog = (latest.find((e) => e.value_type === 'float') || latest[0]).tag;

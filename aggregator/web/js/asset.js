@@ -80,6 +80,8 @@ async function start() {
     note: document.getElementById('trend-note'),
     label: document.getElementById('trend-tag'),
     reset: document.getElementById('zoom-reset'),
+    earlier: document.getElementById('pan-earlier'),
+    later: document.getElementById('pan-later'),
     presets: [...document.querySelectorAll('.presets [data-range]')],
   });
   const select = (tag) => {

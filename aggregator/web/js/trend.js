@@ -4,7 +4,10 @@
 // downsamples: raw points when few, else buckets drawn as an average line inside a
 // min–max band. Live values of the tag are appended as they arrive and the window slides;
 // values that arrive while history loads are kept and merged. Drag across the chart to
-// zoom (the window then stops sliding); "Reset zoom" returns to the live window.
+// zoom (the window then stops sliding); "◀ Earlier" / "Later ▶" (or the arrow keys on the
+// chart) pan by half the visible span, loading that span's history at full resolution;
+// panning up to now, or "Reset zoom", returns to the live window. The visible range is
+// mirrored in the chart container's data-view-from / data-view-to (seconds) for tests.
 // Bad-quality points are gaps, never zeros.
 
 import { getJson } from './api.js';
@@ -43,7 +46,7 @@ function cssVar(name, fallback) {
 }
 
 export class Trend {
-  constructor({ container, note, label, reset, presets }) {
+  constructor({ container, note, label, reset, presets, earlier, later }) {
     this.container = container;
     this.note = note;
     this.label = label;
@@ -58,7 +61,17 @@ export class Trend {
     this.loading = null; // live entries that arrived during a load
     this.generation = 0;
     this.frame = 0;
+    this.laterButton = later;
     reset.addEventListener('click', () => this.unzoom());
+    earlier.addEventListener('click', () => this.pan(-1));
+    later.addEventListener('click', () => this.pan(1));
+    container.tabIndex = 0;
+    container.addEventListener('keydown', (ev) => {
+      if (ev.key === 'ArrowLeft') this.pan(-1);
+      else if (ev.key === 'ArrowRight') this.pan(1);
+      else return;
+      ev.preventDefault();
+    });
     for (const b of presets) {
       b.addEventListener('click', () => this.setRange(Number(b.dataset.range)));
     }
@@ -90,11 +103,35 @@ export class Trend {
     if (this.tag) this.load();
   }
 
-  async load() {
+  /** The visible x range in seconds. */
+  view() {
+    if (this.zoomed && this.plot && this.plot.scales.x.min !== undefined) {
+      return [this.plot.scales.x.min, this.plot.scales.x.max];
+    }
+    return this.window();
+  }
+
+  /** Shifts the view by half its span, earlier (-1) or later (+1). */
+  pan(direction) {
+    if (!this.tag) return;
+    const [min, max] = this.view();
+    const shift = ((max - min) / 2) * direction;
+    const now = Date.now() / 1000;
+    if (max + shift >= now - Math.max(1, (max - min) * 0.02)) {
+      this.load(); // (about) up to now: back to the live window
+      return;
+    }
+    this.load([min + shift, max + shift]);
+  }
+
+  /** Loads history for the preset window ending now, or for `span` ([from, to] seconds). */
+  async load(span) {
     const gen = ++this.generation;
-    this.loading = [];
-    const toNs = BigInt(Date.now()) * 1_000_000n;
-    const fromNs = toNs - BigInt(this.rangeS) * NS_PER_S;
+    this.loading = span ? null : [];
+    const toNs = span ? BigInt(Math.round(span[1] * 1000)) * 1_000_000n : BigInt(Date.now()) * 1_000_000n;
+    const fromNs = span
+      ? BigInt(Math.round(span[0] * 1000)) * 1_000_000n
+      : toNs - BigInt(this.rangeS) * NS_PER_S;
     const width = Math.max(200, Math.min(2000, Math.round(this.container.clientWidth || 800)));
     const q = `history?tag=${encodeURIComponent(this.tag)}&from=${fromNs}&to=${toNs}&max_points=${width}`;
     setText(this.note, 'loading history…');
@@ -132,12 +169,30 @@ export class Trend {
       setText(this.note, `${h.buckets.length} buckets of ${width >= 1 ? width.toFixed(1) : width.toFixed(3)} s: average line, min–max band`);
     }
     this.data = [xs, ys, mins, maxs];
-    const pending = this.loading;
+    const pending = this.loading || [];
     this.loading = null;
     for (const e of pending) this.append(e);
-    this.zoomed = false;
-    this.resetButton.disabled = true;
-    this.draw(true);
+    if (span) {
+      // A panned view: fixed, not sliding; live values still arrive (off to the right).
+      this.zoomed = true;
+      this.resetButton.disabled = false;
+      this.laterButton.disabled = false;
+      this.draw(false);
+      if (this.plot) this.plot.setScale('x', { min: span[0], max: span[1] });
+    } else {
+      this.zoomed = false;
+      this.resetButton.disabled = true;
+      this.laterButton.disabled = true;
+      this.draw(true);
+    }
+    this.mirror();
+  }
+
+  /** Mirrors the visible range into data attributes (tests read them). */
+  mirror() {
+    const [from, to] = this.view();
+    this.container.dataset.viewFrom = String(Math.round(from));
+    this.container.dataset.viewTo = String(Math.round(to));
   }
 
   /** A live value entry (any tag; others are ignored). */
@@ -187,10 +242,9 @@ export class Trend {
     return [now - this.rangeS, now];
   }
 
+  /** Back to the live preset window (history fetched again: the view may have panned). */
   unzoom() {
-    this.zoomed = false;
-    this.resetButton.disabled = true;
-    this.draw(true);
+    this.load();
   }
 
   resize() {
@@ -235,7 +289,11 @@ export class Trend {
           if (u.select.width > 0) {
             this.zoomed = true;
             this.resetButton.disabled = false;
+            this.laterButton.disabled = false;
           }
+        }],
+        setScale: [(u, key) => {
+          if (key === 'x') this.mirror();
         }],
       },
     };
