@@ -332,6 +332,27 @@ async fn end_to_end_over_mqtt_and_http() {
                 "tag_count": 1, "bad_tags": 1, "stale_tags": 0, "last_update_ns": null}]}
         ]}]}]})
     );
+    // One asset's branch only; unknown and malformed ids are errors.
+    let (code, mut one) = api.get(&format!("/api/v1/assets?asset={PUMP}")).await;
+    assert_eq!(code, 200);
+    blank(
+        &mut one,
+        "/sites/0/areas/0/lines/0/assets/0/last_update_ns",
+        test_start..=now,
+    );
+    assert_eq!(
+        one,
+        json!({"sites": [{"name": "demo", "areas": [{"name": "hall-1", "lines": [
+            {"name": "line-2", "assets": [{"id": PUMP, "name": "pump-01", "status": "offline",
+                "tag_count": 1, "bad_tags": 1, "stale_tags": 0, "last_update_ns": null}]}
+        ]}]}]})
+    );
+    let (code, _) = api
+        .get("/api/v1/assets?asset=demo/hall-1/line-9/nope")
+        .await;
+    assert_eq!(code, 404);
+    let (code, _) = api.get("/api/v1/assets?asset=not-an-asset").await;
+    assert_eq!(code, 400);
 
     // history: raw
     let (code, raw) = api

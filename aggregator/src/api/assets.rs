@@ -9,16 +9,21 @@
 //!
 //! `stale_tags` counts the asset's tags whose latest value is stale now
 //! ([`crate::stale::StaleRule`]); tags without any value are not counted.
+//!
+//! `?asset=ID` narrows the tree to that one asset's branch (the asset page polls it, rather
+//! than the whole plant); an unknown asset is a 404, a malformed id a 400.
 
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use protocols::model::{AssetPath, now_ns};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::ApiState;
+use super::tags::parse_asset;
+use super::{ApiError, ApiState};
 use crate::assets::summarize;
 use crate::store::TagRecord;
 
@@ -79,11 +84,31 @@ pub(crate) struct AssetsBody {
     sites: Vec<SiteNode>,
 }
 
+#[derive(Debug, Deserialize)]
+pub(crate) struct AssetsQuery {
+    asset: Option<String>,
+}
+
 /// The site → area → line → asset tree with each asset's status.
 #[utoipa::path(get, path = "/api/v1/assets", tag = "data",
-    responses((status = 200, description = "Asset tree", body = AssetsBody)))]
-pub(crate) async fn assets(State(s): State<ApiState>) -> Json<AssetsBody> {
-    let tags = s.directory.tags(None);
+    params(("asset" = Option<String>, Query, description = "Only this asset's branch (`site/area/line/asset`)")),
+    responses(
+        (status = 200, description = "Asset tree", body = AssetsBody),
+        (status = 400, description = "A malformed asset id", body = super::error::ErrorBody),
+        (status = 404, description = "Unknown asset", body = super::error::ErrorBody),
+    ))]
+pub(crate) async fn assets(
+    State(s): State<ApiState>,
+    query: Result<Query<AssetsQuery>, QueryRejection>,
+) -> Result<Json<AssetsBody>, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let only = q.asset.as_deref().map(parse_asset).transpose()?;
+    let tags = s.directory.tags(only.as_ref());
+    if let Some(asset) = &only
+        && tags.is_empty()
+    {
+        return Err(ApiError::NotFound(format!("unknown asset '{asset}'")));
+    }
     let latest = s.cache.snapshot();
     let now = now_ns();
     let mut tree: Tree<'_> = BTreeMap::new();
@@ -132,5 +157,5 @@ pub(crate) async fn assets(State(s): State<ApiState>) -> Json<AssetsBody> {
                 .collect(),
         })
         .collect();
-    Json(AssetsBody { sites })
+    Ok(Json(AssetsBody { sites }))
 }

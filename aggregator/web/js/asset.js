@@ -3,7 +3,7 @@
 // asset's status, and the live WebSocket's connection state.
 //
 // Data: GET /api/v1/tags?asset= (names, units), /latest?asset= (first values; every
-// REFRESH_MS again for the server's staleness verdict), /assets (status), and
+// REFRESH_MS again for the server's staleness verdict), /assets?asset= (its status), and
 // /api/v1/live subscribed to the asset. Panels for health score with contributors, RUL
 // with its band, KPIs and the asset's alarms go below these two when the
 // predictive-maintenance API (issue 5) exists; each is a module with the same shape
@@ -107,7 +107,7 @@ async function start() {
 
   setInterval(() => values.tick(), 1000);
   every(REFRESH_MS, async () => {
-    const [tree, fresh] = await Promise.all([getJson('assets'), getJson(`latest?asset=${enc(id)}`)]);
+    const [tree, fresh] = await Promise.all([getJson(`assets?asset=${enc(id)}`), getJson(`latest?asset=${enc(id)}`)]);
     showStatus(findAsset(tree));
     for (const e of fresh) values.update(e);
   }, () => banner(null), (e) => banner(`${e.message}. Retrying every ${REFRESH_MS / 1000} s.`));
