@@ -15,6 +15,7 @@
 //! ([`supervise`]).
 
 pub mod agents;
+pub mod analytics;
 pub mod api;
 pub mod app;
 pub mod assets;
