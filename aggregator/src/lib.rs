@@ -25,6 +25,7 @@ pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod directory;
+pub mod eval;
 mod ingest;
 pub mod live;
 pub mod logging;

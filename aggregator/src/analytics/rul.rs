@@ -140,7 +140,8 @@ impl RulModel {
         Ok(model)
     }
 
-    fn fit(units: &[&[Vec<f64>]], config: &RulConfig) -> Result<Self, RulError> {
+    /// Fits the pipeline on all histories, without CV (`validation` stays `None`).
+    pub fn fit(units: &[&[Vec<f64>]], config: &RulConfig) -> Result<Self, RulError> {
         let width = units
             .iter()
             .flat_map(|u| u.first())
@@ -193,7 +194,8 @@ impl RulModel {
         Ok(model)
     }
 
-    fn validate(units: &[&[Vec<f64>]], config: &RulConfig) -> Result<Validation, RulError> {
+    /// Grouped `cv_folds`-fold CV of the whole pipeline (see the module docs).
+    pub fn validate(units: &[&[Vec<f64>]], config: &RulConfig) -> Result<Validation, RulError> {
         let k = config.cv_folds;
         if units.len() < k {
             return Err(RulError::Folds {
