@@ -118,6 +118,8 @@ pub struct TestScore {
     pub mean_rmse: f64,
     /// PHM'08 score of that reference.
     pub mean_score: f64,
+    /// Share of engines whose true RUL lies inside the predicted 80 % band (if CV ran).
+    pub band_coverage: Option<f64>,
 }
 
 /// One dataset's outcome.
@@ -233,10 +235,18 @@ fn dataset(
                 units: units.len(),
             });
         }
-        let pred: Vec<f64> = units
+        let preds: Vec<_> = units
             .iter()
-            .map(|u| model.predict_last(&u.sensors).rul)
+            .map(|u| model.predict_last(&u.sensors))
             .collect();
+        let pred: Vec<f64> = preds.iter().map(|p| p.rul).collect();
+        let inside = preds
+            .iter()
+            .zip(&truth)
+            .filter_map(|(p, t)| p.band.map(|(lo, hi)| lo <= *t && *t <= hi))
+            .collect::<Vec<bool>>();
+        let band_coverage = (!inside.is_empty())
+            .then(|| inside.iter().filter(|b| **b).count() as f64 / inside.len() as f64);
         let mean = mean_target(&refs, config.max_rul);
         let flat = vec![mean; truth.len()];
         Some(TestScore {
@@ -245,6 +255,7 @@ fn dataset(
             score: cmapss::phm_score(&pred, &truth),
             mean_rmse: cmapss::rmse(&flat, &truth),
             mean_score: cmapss::phm_score(&flat, &truth),
+            band_coverage,
         })
     } else {
         None
@@ -318,6 +329,13 @@ pub fn write_report(r: &EvalReport, w: &mut impl Write) -> io::Result<()> {
         )?;
     }
     validation_line(w, d)?;
+    if let Some(c) = d.test.as_ref().and_then(|t| t.band_coverage) {
+        writeln!(
+            w,
+            "FD001 test: the true RUL lies inside the predicted 80 % band for {:.0} % of the engines",
+            c * 100.0
+        )?;
+    }
     match &r.fd003 {
         None => writeln!(
             w,

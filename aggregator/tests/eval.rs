@@ -39,6 +39,9 @@ fn fixture_beats_the_training_mean_by_far() {
     assert_eq!(v.folds, 3);
     assert!(v.points > 100 && v.rmse.is_finite());
     assert!(v.q10.iter().zip(&v.q90).all(|(lo, hi)| lo < hi));
+    let c = t.band_coverage.unwrap();
+    assert!((0.0..=1.0).contains(&c));
+    assert!(s_has_band(&r));
     assert!(r.fd003.is_none());
     let s = table(&r);
     assert!(
@@ -51,6 +54,10 @@ fn fixture_beats_the_training_mean_by_far() {
     );
     assert!(s.contains("Target FD001 test: RMSE ≤ 12.5"), "{s}");
     assert!(s.contains("FD003: not evaluated"), "{s}");
+}
+
+fn s_has_band(r: &EvalReport) -> bool {
+    table(r).contains("inside the predicted 80 % band")
 }
 
 #[test]
