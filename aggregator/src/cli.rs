@@ -1,4 +1,5 @@
-//! Command line: `aggregator run [flags]` and `aggregator check-config FILE`.
+//! Command line: `aggregator run [flags]`, `aggregator check-config FILE` and
+//! `aggregator eval [--datasets DIR]` (the RUL model on C-MAPSS, see [`crate::eval`]).
 //!
 //! Exit codes: 0 clean stop, 64 (EX_USAGE) bad configuration, 1 start-up or runtime failure
 //! (including a critical task ending or panicking, see [`crate::supervise`]).
@@ -10,6 +11,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::analytics::rul::RulConfig;
 use crate::app::App;
 use crate::config::{self, ConfigError, Overrides};
 use crate::logging::{self, LogFormat};
@@ -36,6 +38,21 @@ pub enum Command {
         /// The TOML file.
         file: PathBuf,
     },
+    /// Train and score the remaining-useful-life model on NASA C-MAPSS and print it next to
+    /// published results (exit 1 only when it cannot run; a missed target prints MISS, as
+    /// in `bench`).
+    Eval(EvalArgs),
+}
+
+/// Flags of `eval`.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Directory holding `cmapss/` (train_FD001, test_FD001, RUL_FD001; train_FD003 optional).
+    #[arg(long, value_name = "DIR", default_value = "../shared/datasets")]
+    pub datasets: PathBuf,
+    /// Grouped CV folds for the uncertainty band and the CV figures (0: skip).
+    #[arg(long, default_value_t = 5)]
+    pub cv_folds: usize,
 }
 
 /// Flags of `run`; they override the config file.
@@ -69,6 +86,29 @@ pub fn main(cli: Cli) -> ExitCode {
     match cli.command {
         Command::CheckConfig { file } => check_config(&file),
         Command::Run(args) => run(args),
+        Command::Eval(args) => eval(&args),
+    }
+}
+
+fn eval(args: &EvalArgs) -> ExitCode {
+    let config = RulConfig {
+        cv_folds: args.cv_folds,
+        ..RulConfig::default()
+    };
+    match crate::eval::run(&args.datasets, &config, true) {
+        Ok(report) => {
+            let mut out = std::io::stdout().lock();
+            if let Err(e) = crate::eval::write_report(&report, &mut out).and_then(|()| out.flush())
+            {
+                eprintln!("cannot write the report: {e}");
+                return ExitCode::FAILURE;
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("aggregator eval: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

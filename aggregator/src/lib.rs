@@ -15,6 +15,7 @@
 //! ([`supervise`]).
 
 pub mod agents;
+pub mod analytics;
 pub mod api;
 pub mod app;
 pub mod assets;
@@ -24,6 +25,7 @@ pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod directory;
+pub mod eval;
 mod ingest;
 pub mod live;
 pub mod logging;
