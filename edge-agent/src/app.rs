@@ -126,6 +126,12 @@ pub fn start(
                     .run(stop.clone())
                     .instrument(tracing::info_span!("commands")),
             );
+            if let Some(addr) = settings.agent.metrics_listen {
+                tokio::spawn(
+                    crate::metrics_http::serve(addr, Arc::clone(&handle.metrics), stop.clone())
+                        .instrument(tracing::info_span!("metrics_http")),
+                );
+            }
             let metrics = Arc::clone(&handle.metrics);
             Forwarder::new(settings, spool, input, &handle.states, metrics)
                 .with_catalog_updates(handle.catalog.clone())

@@ -37,6 +37,7 @@
 //!   sequence numbers, size/age limits, torn-tail recovery.
 //! - [`backoff`]: capped exponential backoff with jitter, reset only after a healthy stretch
 //!   (I/O-free).
+//! - [`metrics_http`]: optional Prometheus endpoint (`[agent] metrics_listen`, `GET /metrics`).
 //! - [`config_watch`]: reloads the file on SIGHUP and when its content changes (polled).
 //! - [`reload`]: configuration reload (SIGHUP or file change): which devices are added, removed, changed
 //!   or kept (I/O-free); [`app`] applies it without touching the forwarder or the spool.
@@ -90,6 +91,7 @@ pub mod config_watch;
 pub mod forward;
 pub mod logging;
 pub mod metrics;
+pub mod metrics_http;
 pub mod opcua;
 pub mod poll;
 pub mod reload;

@@ -37,6 +37,8 @@ pub struct AgentSettings {
     /// learned Modbus holes are kept (`modbus-holes/`) and the write audit log
     /// (`audit/writes.jsonl`).
     pub data_dir: PathBuf,
+    /// Where to serve the Prometheus counters (`GET /metrics`); `None`: not served.
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// MQTT connection and publishing.

@@ -74,9 +74,9 @@ fn bad_configs_exit_64_and_say_where() {
     let stderr = String::from_utf8(out.stderr).unwrap();
     let p = path.display();
     for needle in [
-        format!("{p}:12:10: mqtt.broker: \"127.0.0.1\" is not a URL"),
-        format!("{p}:32:8: device[motor-01].tag[speed].type: unknown type \"f33\""),
-        format!("{p}:93:11: device[pump-01].unit_id: must be between 1 and 247, got 0"),
+        format!("{p}:13:10: mqtt.broker: \"127.0.0.1\" is not a URL"),
+        format!("{p}:33:8: device[motor-01].tag[speed].type: unknown type \"f33\""),
+        format!("{p}:94:11: device[pump-01].unit_id: must be between 1 and 247, got 0"),
         "3 problems found".to_owned(),
     ] {
         assert!(stderr.contains(&needle), "missing {needle:?} in:\n{stderr}");

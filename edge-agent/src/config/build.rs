@@ -84,12 +84,30 @@ fn build_agent(d: &mut Diagnostics<'_>, a: &AgentSection) -> Option<AgentSetting
             .as_ref()
             .map_or(super::spool::DEFAULT_DATA_DIR, |d| d.get_ref().as_str()),
     );
+    let metrics_listen =
+        a.metrics_listen
+            .as_ref()
+            .and_then(|m| match m.get_ref().parse::<std::net::SocketAddr>() {
+                Ok(addr) => Some(addr),
+                Err(_) => {
+                    d.error(
+                        &m.span(),
+                        "agent.metrics_listen",
+                        format!(
+                            "{:?} is not an address (expected host:port, e.g. 127.0.0.1:9465)",
+                            m.get_ref()
+                        ),
+                    );
+                    None
+                }
+            });
     let id = a.id.as_ref()?;
     match AgentId::new(id.get_ref()) {
         Ok(id) => Some(AgentSettings {
             id,
             shutdown_grace,
             data_dir,
+            metrics_listen,
         }),
         Err(e) => {
             d.error(&id.span(), "agent.id", id_problem(&e));

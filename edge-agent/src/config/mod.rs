@@ -10,6 +10,7 @@
 //! line = "line-1"
 //! shutdown_grace = "5s"             # how long to keep flushing to the broker on shutdown
 //! data_dir = "data"                 # agent state (the spool); relative to the working directory
+//! metrics_listen = "127.0.0.1:9465" # optional: Prometheus counters at GET /metrics (off by default)
 //!
 //! [mqtt]
 //! broker = "mqtt://127.0.0.1:1883"  # required; mqtt://host[:port], port 1883 by default

@@ -15,7 +15,15 @@ use super::reader::{At, TableReader};
 use super::spool::{SPOOL_FIELDS, SpoolSection, read_spool};
 
 const TOP_FIELDS: &[&str] = &["agent", "mqtt", "spool", "defaults", "device"];
-const AGENT_FIELDS: &[&str] = &["id", "site", "area", "line", "shutdown_grace", "data_dir"];
+const AGENT_FIELDS: &[&str] = &[
+    "id",
+    "site",
+    "area",
+    "line",
+    "shutdown_grace",
+    "data_dir",
+    "metrics_listen",
+];
 const MQTT_FIELDS: &[&str] = &[
     "broker",
     "client_id",
@@ -57,6 +65,7 @@ pub(super) struct AgentSection {
     pub(super) line: Option<At<String>>,
     pub(super) shutdown_grace: Option<At<Duration>>,
     pub(super) data_dir: Option<At<String>>,
+    pub(super) metrics_listen: Option<At<String>>,
 }
 
 pub(super) struct MqttSection {
@@ -145,6 +154,7 @@ fn read_agent(d: &mut Diagnostics<'_>, mut r: TableReader<'_, '_>) -> AgentSecti
         line: r.opt(d, "line"),
         shutdown_grace: r.duration(d, "shutdown_grace"),
         data_dir: r.opt(d, "data_dir"),
+        metrics_listen: r.opt(d, "metrics_listen"),
     };
     r.finish(d);
     s
