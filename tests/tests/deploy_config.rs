@@ -144,3 +144,107 @@ fn agent_rejects_a_bad_config_with_exit_64() {
         "all problems reported at once: {text}"
     );
 }
+
+/// The systemd units in `deploy/systemd/`: each runs the binary with flags it accepts,
+/// never restarts on a configuration error (exit 64), runs unprivileged and hardened;
+/// `systemd-analyze verify` accepts it and `systemd-analyze security` rates it OK (≤ 2.5).
+#[test]
+fn systemd_units_are_hardened_and_verified() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/systemd");
+    for (unit, bin) in [
+        ("sentia-edge-agent.service", bins::EDGE_AGENT),
+        ("sentia-aggregator.service", bins::AGGREGATOR),
+    ] {
+        let text = std::fs::read_to_string(dir.join(unit)).unwrap();
+        let has = |line: &str| text.lines().any(|l| l.trim() == line);
+        for required in [
+            "Restart=on-failure",
+            "RestartPreventExitStatus=64",
+            "DynamicUser=yes",
+            "NoNewPrivileges=yes",
+            "ProtectSystem=strict",
+            "ProtectHome=yes",
+            "PrivateTmp=yes",
+            "CapabilityBoundingSet=",
+            "KillSignal=SIGTERM",
+        ] {
+            assert!(has(required), "{unit}: missing {required}");
+        }
+        // ExecStart: the installed path of the binary, and flags the binary accepts.
+        let exec = text
+            .lines()
+            .find_map(|l| l.strip_prefix("ExecStart="))
+            .unwrap();
+        let mut argv = exec.split_whitespace();
+        assert_eq!(
+            argv.next(),
+            Some(format!("/usr/local/bin/{bin}").as_str()),
+            "{unit}"
+        );
+        let args: Vec<&str> = argv.collect();
+        assert_eq!(args[0], "run", "{unit}");
+        let help = std::process::Command::new(bins::path(bin))
+            .args(["run", "--help"])
+            .output()
+            .unwrap();
+        let help = String::from_utf8_lossy(&help.stdout);
+        for flag in args.iter().filter(|a| a.starts_with("--")) {
+            assert!(
+                help.contains(flag),
+                "{unit}: `{bin} run` has no {flag}:\n{help}"
+            );
+        }
+
+        // systemd's own checks, with ExecStart pointing at the built binary.
+        let Some(analyze) = tests::peers::require(
+            "systemd_units_are_hardened_and_verified",
+            "systemd-analyze",
+            which("systemd-analyze"),
+        ) else {
+            continue;
+        };
+        let tmp = tempfile::tempdir().unwrap();
+        let local = tmp.path().join(unit);
+        let built = bins::path(bin);
+        std::fs::write(
+            &local,
+            text.replace(&format!("/usr/local/bin/{bin}"), &built.to_string_lossy()),
+        )
+        .unwrap();
+        let verify = std::process::Command::new(&analyze)
+            .arg("verify")
+            .arg(&local)
+            .output()
+            .unwrap();
+        assert!(
+            verify.status.success(),
+            "{unit}: systemd-analyze verify: {}",
+            String::from_utf8_lossy(&verify.stderr)
+        );
+        let security = std::process::Command::new(&analyze)
+            .args(["security", "--offline=yes"])
+            .arg(&local)
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&security.stdout).into_owned()
+            + &String::from_utf8_lossy(&security.stderr);
+        let level: f64 = out
+            .lines()
+            .find_map(|l| l.split("exposure level for").nth(1))
+            .and_then(|rest| rest.split(':').nth(1))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{unit}: no exposure level in:\n{out}"));
+        eprintln!("{unit}: systemd-analyze security exposure {level}");
+        assert!(level <= 2.5, "{unit}: exposure {level} > 2.5:\n{out}");
+    }
+}
+
+fn which(name: &str) -> anyhow::Result<PathBuf> {
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .ok_or_else(|| anyhow::anyhow!("{name} not on PATH"))
+}
