@@ -603,9 +603,10 @@ pub fn write_skab_report(r: &SkabReport, w: &mut impl Write) -> io::Result<()> {
     for f in &r.folders {
         writeln!(
             w,
-            "| ↳ {} ({} files) | {:.3} | {:.2} | {:.2} | this run |",
+            "| ↳ {} ({} file{}) | {:.3} | {:.2} | {:.2} | this run |",
             f.name,
             f.files,
+            if f.files == 1 { "" } else { "s" },
             f.ours.f1(),
             f.ours.far(),
             f.ours.mar()
