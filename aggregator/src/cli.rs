@@ -1,5 +1,6 @@
 //! Command line: `aggregator run [flags]`, `aggregator check-config FILE` and
-//! `aggregator eval [--datasets DIR]` (the RUL model on C-MAPSS, see [`crate::eval`]).
+//! `aggregator eval [--datasets DIR] [--only cmapss|skab]` (the RUL model on C-MAPSS and the
+//! T² anomaly detector on SKAB, see [`crate::eval`]).
 //!
 //! Exit codes: 0 clean stop, 64 (EX_USAGE) bad configuration, 1 start-up or runtime failure
 //! (including a critical task ending or panicking, see [`crate::supervise`]).
@@ -9,8 +10,9 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::analytics::hotelling::DetectorConfig;
 use crate::analytics::rul::RulConfig;
 use crate::app::App;
 use crate::config::{self, ConfigError, Overrides};
@@ -38,21 +40,34 @@ pub enum Command {
         /// The TOML file.
         file: PathBuf,
     },
-    /// Train and score the remaining-useful-life model on NASA C-MAPSS and print it next to
-    /// published results (exit 1 only when it cannot run; a missed target prints MISS, as
-    /// in `bench`).
+    /// Train and score the remaining-useful-life model on NASA C-MAPSS and the T² anomaly
+    /// detector on SKAB, and print them next to published results (exit 1 only when it
+    /// cannot run; a missed target prints MISS, as in `bench`).
     Eval(EvalArgs),
 }
 
 /// Flags of `eval`.
 #[derive(Debug, Args)]
 pub struct EvalArgs {
-    /// Directory holding `cmapss/` (train_FD001, test_FD001, RUL_FD001; train_FD003 optional).
+    /// Directory holding `cmapss/` (train_FD001, test_FD001, RUL_FD001; train_FD003 optional)
+    /// and/or `skab/` (valve1/, other/, valve2/ of labelled CSV files).
     #[arg(long, value_name = "DIR", default_value = "../shared/datasets")]
     pub datasets: PathBuf,
+    /// Run only one benchmark (default: each one whose folder exists).
+    #[arg(long, value_enum)]
+    pub only: Option<Benchmark>,
     /// Grouped CV folds for the uncertainty band and the CV figures (0: skip).
     #[arg(long, default_value_t = 5)]
     pub cv_folds: usize,
+}
+
+/// A benchmark of `eval`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Benchmark {
+    /// NASA C-MAPSS remaining useful life.
+    Cmapss,
+    /// SKAB multivariate anomaly detection.
+    Skab,
 }
 
 /// Flags of `run`; they override the config file.
@@ -91,25 +106,51 @@ pub fn main(cli: Cli) -> ExitCode {
 }
 
 fn eval(args: &EvalArgs) -> ExitCode {
-    let config = RulConfig {
-        cv_folds: args.cv_folds,
-        ..RulConfig::default()
+    let dir = &args.datasets;
+    let (cmapss, skab) = match args.only {
+        Some(Benchmark::Cmapss) => (true, false),
+        Some(Benchmark::Skab) => (false, true),
+        None if crate::eval::has_cmapss(dir) || crate::eval::has_skab(dir) => {
+            (crate::eval::has_cmapss(dir), crate::eval::has_skab(dir))
+        }
+        // Neither folder: let the C-MAPSS part name the missing directory.
+        None => (true, false),
     };
-    match crate::eval::run(&args.datasets, &config, true) {
-        Ok(report) => {
-            let mut out = std::io::stdout().lock();
-            if let Err(e) = crate::eval::write_report(&report, &mut out).and_then(|()| out.flush())
-            {
-                eprintln!("cannot write the report: {e}");
+    let mut out = std::io::stdout().lock();
+    if cmapss {
+        let config = RulConfig {
+            cv_folds: args.cv_folds,
+            ..RulConfig::default()
+        };
+        let written = match crate::eval::run(dir, &config, true) {
+            Ok(report) => crate::eval::write_report(&report, &mut out),
+            Err(e) => {
+                eprintln!("aggregator eval: {e}");
                 return ExitCode::FAILURE;
             }
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("aggregator eval: {e}");
-            ExitCode::FAILURE
+        };
+        if let Err(e) = written.and_then(|()| out.flush()) {
+            eprintln!("cannot write the report: {e}");
+            return ExitCode::FAILURE;
         }
     }
+    if skab {
+        let written = match crate::eval::run_skab(dir, &DetectorConfig::default()) {
+            Ok(report) => {
+                let sep = if cmapss { writeln!(out) } else { Ok(()) };
+                sep.and_then(|()| crate::eval::write_skab_report(&report, &mut out))
+            }
+            Err(e) => {
+                eprintln!("aggregator eval: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        if let Err(e) = written.and_then(|()| out.flush()) {
+            eprintln!("cannot write the report: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 fn report(e: &ConfigError) -> ExitCode {
