@@ -165,11 +165,16 @@ impl App {
         let tracker = TaskTracker::new();
         let failures = Failures::default();
         let health = Arc::new(IngestHealth::new(Instant::now()));
+        let alarms = Arc::new(crate::alarms::Alarms::new(
+            settings.alarms.clone(),
+            &settings.data_dir,
+        ));
         let ctx = IngestContext {
             store: store.clone(),
             cache: cache.clone(),
             directory: directory.clone(),
             live: live.clone(),
+            alarms: alarms.clone(),
             agents: agents.clone(),
             metrics: metrics.clone(),
             health: health.clone(),
@@ -241,6 +246,7 @@ impl App {
             cache,
             directory,
             live,
+            alarms,
             agents,
             metrics: metrics.clone(),
             started,

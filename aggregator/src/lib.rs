@@ -15,6 +15,7 @@
 //! ([`supervise`]).
 
 pub mod agents;
+pub mod alarms;
 pub mod analytics;
 pub mod api;
 pub mod app;

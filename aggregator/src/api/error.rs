@@ -30,6 +30,9 @@ pub(crate) enum ApiError {
     /// A capacity limit is reached (503); the message says which.
     #[error("{0}")]
     Unavailable(String),
+    /// The action does not apply in the resource's current state (409).
+    #[error("{0}")]
+    Conflict(String),
 }
 
 /// The error answer: `{"error": {"code": .., "message": ..}}`.
@@ -41,7 +44,7 @@ pub(crate) struct ErrorBody {
 /// What went wrong.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub(crate) struct ErrorDetail {
-    /// `bad_request`, `not_found`, `internal`, `timeout` or `unavailable`.
+    /// `bad_request`, `not_found`, `conflict`, `internal`, `timeout` or `unavailable`.
     #[schema(example = "not_found")]
     code: &'static str,
     /// For people: what was wrong and, where possible, how to fix the request.
@@ -58,6 +61,7 @@ impl ApiError {
             }
             ApiError::Timeout(_) => (StatusCode::SERVICE_UNAVAILABLE, "timeout"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
         }
     }
 }

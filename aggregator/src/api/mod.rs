@@ -8,6 +8,7 @@
 //! | `GET /api/v1/latest?tags=a,b` or `?asset=ID` | latest values |
 //! | `GET /api/v1/history?tag=ID&from=&to=&max_points=` | raw points or buckets |
 //! | `GET /api/v1/agents` | edge agents' presence and sequence gaps |
+//! | `GET /api/v1/alarms`, `POST /api/v1/alarms/{id}/ack`, `POST .../shelve` | limit alarms and their lifecycle |
 //! | `GET /api/v1/live` | WebSocket: subscribed tags' values as they are stored (`live.rs`) |
 //! | `GET /api/v1/openapi.json` | this table as an OpenAPI 3 document (`openapi.rs`) |
 //! | `GET /api/v1/docs` | the same as an HTML page |
@@ -24,6 +25,7 @@
 //! writer's, so even a stuck API query cannot hold up ingest.
 
 mod agents;
+mod alarms;
 mod assets;
 mod error;
 mod health;
@@ -43,7 +45,7 @@ use axum::Router;
 use axum::extract::{Request, State};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use tower::limit::GlobalConcurrencyLimitLayer;
 
 use crate::agents::AgentTable;
@@ -76,6 +78,12 @@ pub const PATH_OPENAPI: &str = "/api/v1/openapi.json";
 pub const PATH_DOCS: &str = "/api/v1/docs";
 /// Route of Prometheus metrics.
 pub const PATH_METRICS: &str = "/metrics";
+/// Route of the alarm list.
+pub const PATH_ALARMS: &str = "/api/v1/alarms";
+/// Route acknowledging an alarm.
+pub const PATH_ALARM_ACK: &str = "/api/v1/alarms/{id}/ack";
+/// Route shelving an alarm.
+pub const PATH_ALARM_SHELVE: &str = "/api/v1/alarms/{id}/shelve";
 
 /// Every route; the OpenAPI document must describe exactly these.
 pub const ROUTES: &[&str] = &[
@@ -89,6 +97,9 @@ pub const ROUTES: &[&str] = &[
     PATH_OPENAPI,
     PATH_DOCS,
     PATH_METRICS,
+    PATH_ALARMS,
+    PATH_ALARM_ACK,
+    PATH_ALARM_SHELVE,
 ];
 
 /// Requests handled at once; more wait (within their timeout) for a slot.
@@ -103,6 +114,8 @@ pub(crate) struct ApiState {
     pub(crate) directory: Arc<TagDirectory>,
     /// Live WebSocket clients.
     pub(crate) live: Arc<LiveHub>,
+    /// Alarms and their lifecycle.
+    pub(crate) alarms: Arc<crate::alarms::Alarms>,
     pub(crate) agents: Arc<AgentTable>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) started: Instant,
@@ -127,6 +140,9 @@ pub(crate) fn router(state: ApiState, request_timeout: Duration) -> Router {
         .route(PATH_LATEST, get(latest::latest))
         .route(PATH_HISTORY, get(history::history))
         .route(PATH_AGENTS, get(agents::agents))
+        .route(PATH_ALARMS, get(alarms::list))
+        .route(PATH_ALARM_ACK, post(alarms::ack))
+        .route(PATH_ALARM_SHELVE, post(alarms::shelve))
         .route(PATH_METRICS, get(metrics::metrics))
         .route(PATH_OPENAPI, get(openapi::openapi_json))
         .route(PATH_DOCS, get(openapi::docs))

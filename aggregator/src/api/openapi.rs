@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use utoipa::OpenApi;
 
-use super::{agents, assets, error, health, history, latest, live, metrics, tags};
+use super::{agents, alarms, assets, error, health, history, latest, live, metrics, tags};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -30,6 +30,9 @@ use super::{agents, assets, error, health, history, latest, live, metrics, tags}
         latest::latest,
         history::history,
         agents::agents,
+        alarms::list,
+        alarms::ack,
+        alarms::shelve,
         live::live,
         metrics::metrics,
         openapi_json,
@@ -40,6 +43,7 @@ use super::{agents, assets, error, health, history, latest, live, metrics, tags}
         (name = "data", description = "Assets, tags, latest values and history"),
         (name = "live", description = "Values as they are stored, over a WebSocket"),
         (name = "service", description = "Health, agents, metrics and this documentation"),
+        (name = "alarms", description = "Limit alarms: list, acknowledge, shelve"),
     )
 )]
 pub(crate) struct ApiDoc;

@@ -24,6 +24,21 @@ pub(crate) struct ConfigFile {
     pub(crate) ingest: IngestSection,
     pub(crate) storage: StorageSection,
     pub(crate) api: ApiSection,
+    /// `[[alarm]]` limit rules.
+    pub(crate) alarm: Vec<AlarmSection>,
+}
+
+/// One `[[alarm]]` limit rule.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct AlarmSection {
+    pub(crate) tag: Option<Spanned<String>>,
+    pub(crate) hihi: Option<Spanned<f64>>,
+    pub(crate) hi: Option<Spanned<f64>>,
+    pub(crate) lo: Option<Spanned<f64>>,
+    pub(crate) lolo: Option<Spanned<f64>>,
+    pub(crate) deadband: Option<Spanned<f64>>,
+    pub(crate) delay: Option<Spanned<HumanDuration>>,
 }
 
 /// `[ingest]`

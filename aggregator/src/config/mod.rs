@@ -30,6 +30,12 @@
 //! [api]
 //! listen = "127.0.0.1:8470"
 //! request_timeout = "10s"            # a slower request is answered 503 {"error":{"code":"timeout"}}
+//! [[alarm]]                          # a limit rule; repeat per tag (see crate::alarms)
+//! tag = "demo/hall-1/line-1/motor-01/winding_temp"
+//! hi = 80.0                          # any of hihi, hi, lo, lolo; lolo < lo < hi < hihi
+//! hihi = 95.0
+//! deadband = 2.0                     # back past a limit by this much to leave its level (default 0)
+//! delay = "5s"                       # the level must hold this long before an alarm is raised (default 0s)
 //! ```
 //!
 //! Secrets: the PostgreSQL URL should come from the environment or a file, not inline.
@@ -124,6 +130,8 @@ pub struct Settings {
     pub storage: StorageSettings,
     /// HTTP API.
     pub api: ApiSettings,
+    /// Limit alarm rules (`[[alarm]]`), at most one per tag.
+    pub alarms: Vec<crate::alarms::Rule>,
 }
 
 /// MQTT settings.

@@ -245,3 +245,59 @@ fn stale_rule_keys() {
     .unwrap_err();
     assert_eq!(problems.len(), 1, "{problems:#?}");
 }
+
+#[test]
+fn alarm_rules_are_read_and_every_problem_is_named() {
+    let good =
+        "[[alarm]]\ntag = \"s/a/l/m/temp\"\nhi = 80\nhihi = 95.5\ndeadband = 2\ndelay = \"5s\"\n";
+    let s = load(good, &Overrides::default()).unwrap();
+    assert_eq!(s.alarms.len(), 1);
+    let r = &s.alarms[0];
+    assert_eq!(r.tag.as_str(), "s/a/l/m/temp");
+    assert_eq!(
+        (r.limits.hi, r.limits.hihi, r.limits.lo),
+        (Some(80.0), Some(95.5), None)
+    );
+    assert_eq!((r.limits.deadband, r.delay), (2.0, Duration::from_secs(5)));
+
+    let bad = "\
+[[alarm]]
+tag = \"s/a/l/m/temp\"
+hi = 90
+hihi = 80
+deadband = -1
+[[alarm]]
+tag = \"s/a/l/m/temp\"
+lo = 1
+delay = \"2d\"
+[[alarm]]
+tag = \"not a tag\"
+hi = 1
+[[alarm]]
+tag = \"s/a/l/m/other\"
+";
+    let problems = load(bad, &Overrides::default()).unwrap_err();
+    let has = |needle: &str| problems.iter().any(|p| p.contains(needle));
+    assert!(
+        has("a.toml:4:8: alarm[0].hihi: must be above hi (90 >= 80)"),
+        "{problems:#?}"
+    );
+    assert!(
+        has("alarm[0].deadband: must be a finite number >= 0"),
+        "{problems:#?}"
+    );
+    assert!(
+        has("a.toml:7:7: alarm[1].tag: s/a/l/m/temp has another [[alarm]] already"),
+        "{problems:#?}"
+    );
+    assert!(
+        has("alarm[1].delay: must be between 0s and 24h"),
+        "{problems:#?}"
+    );
+    assert!(
+        has("a.toml:11:7: alarm[2].tag: \"not a tag\""),
+        "{problems:#?}"
+    );
+    assert!(has("alarm[3].tag: no limit"), "{problems:#?}");
+    assert_eq!(problems.len(), 6, "{problems:#?}");
+}

@@ -119,6 +119,8 @@ pub(crate) fn validate(
         (None, None) => default_addr(DEFAULT_API_LISTEN),
     };
 
+    let alarms = alarm_rules(&mut c, file.alarm);
+
     match (mqtt, storage, api_listen) {
         (Some(mqtt), Some(storage), Some(listen)) if c.problems.is_empty() => Ok(Settings {
             data_dir,
@@ -133,9 +135,109 @@ pub(crate) fn validate(
                 listen,
                 request_timeout,
             },
+            alarms,
         }),
         _ => Err(c.problems),
     }
+}
+
+/// Longest `alarm.delay`.
+const MAX_ALARM_DELAY: Duration = Duration::from_secs(24 * 3600);
+
+/// `[[alarm]]` rules: a valid tag (once), at least one limit, ordered limits, a finite
+/// deadband >= 0 and a delay of at most a day.
+fn alarm_rules(
+    c: &mut Check<'_>,
+    sections: Vec<super::file::AlarmSection>,
+) -> Vec<crate::alarms::Rule> {
+    use crate::alarms::rule::Limits;
+    let mut seen = HashSet::new();
+    let mut rules = Vec::new();
+    for (i, a) in sections.into_iter().enumerate() {
+        let field = |name: &str| format!("alarm[{i}].{name}");
+        let Some((tag, tag_origin)) = split(a.tag) else {
+            c.fail(
+                &Origin::Default,
+                &field("tag"),
+                "missing (the tag id the rule watches)",
+            );
+            continue;
+        };
+        let tag = match protocols::model::TagId::new(&tag) {
+            Ok(t) => t,
+            Err(e) => {
+                c.fail(&tag_origin, &field("tag"), format!("{tag:?}: {e}"));
+                continue;
+            }
+        };
+        if !seen.insert(tag.clone()) {
+            c.fail(
+                &tag_origin,
+                &field("tag"),
+                format!("{tag} has another [[alarm]] already"),
+            );
+        }
+        let mut limits = Vec::new();
+        for (name, v) in [
+            ("lolo", a.lolo),
+            ("lo", a.lo),
+            ("hi", a.hi),
+            ("hihi", a.hihi),
+        ] {
+            let Some((v, origin)) = split(v) else {
+                continue;
+            };
+            if v.is_finite() {
+                limits.push((name, v, origin));
+            } else {
+                c.fail(&origin, &field(name), "must be a finite number");
+            }
+        }
+        if limits.is_empty() {
+            c.fail(
+                &tag_origin,
+                &field("tag"),
+                "no limit (set at least one of hihi, hi, lo, lolo)",
+            );
+        }
+        for w in limits.windows(2) {
+            if w[0].1 >= w[1].1 {
+                c.fail(
+                    &w[1].2,
+                    &field(w[1].0),
+                    format!("must be above {} ({} >= {})", w[0].0, w[0].1, w[1].1),
+                );
+            }
+        }
+        let get = |n: &str| limits.iter().find(|l| l.0 == n).map(|l| l.1);
+        let (deadband, db_origin) = split(a.deadband).unwrap_or((0.0, Origin::Default));
+        if !(deadband.is_finite() && deadband >= 0.0) {
+            c.fail(
+                &db_origin,
+                &field("deadband"),
+                "must be a finite number >= 0",
+            );
+        }
+        let delay = duration(
+            c,
+            split(a.delay),
+            Duration::ZERO,
+            (Duration::ZERO, MAX_ALARM_DELAY),
+            (&field("delay"), "0s and 24h"),
+        );
+        rules.push(crate::alarms::Rule {
+            tag,
+            limits: Limits {
+                hihi: get("hihi"),
+                hi: get("hi"),
+                lo: get("lo"),
+                lolo: get("lolo"),
+                deadband,
+            },
+            delay,
+        });
+    }
+    rules
 }
 
 /// `ingest.stale_after_intervals` (finite, > 1, at most [`MAX_STALE_AFTER_INTERVALS`]) and

@@ -52,6 +52,8 @@ pub(crate) struct StoreWriter {
     pub(crate) directory: Arc<TagDirectory>,
     /// Live clients, offered every value that became a tag's latest.
     pub(crate) live: Arc<LiveHub>,
+    /// Limit rules, evaluated on what each commit stored.
+    pub(crate) alarms: Arc<crate::alarms::Alarms>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) input: mpsc::Receiver<WriterInput>,
     pub(crate) acks: mpsc::Sender<Vec<Ticket>>,
@@ -196,6 +198,7 @@ impl StoreWriter {
                         }
                     });
                     self.live.publish(&fresh);
+                    self.alarms.on_points(set.points.iter().map(|r| &r.point));
                     return Attempt::Stored;
                 }
                 Err(e) => e,

@@ -62,6 +62,19 @@ impl Api {
         .await
     }
 
+    /// POST `body` as JSON to `path`; returns the status and the JSON body.
+    pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        let url = format!("{}{path}", self.base);
+        within(&format!("POST {path}"), async {
+            let resp = self.http.post(&url).json(body).send().await.unwrap();
+            let status = resp.status().as_u16();
+            let text = resp.text().await.unwrap();
+            let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+            (status, body)
+        })
+        .await
+    }
+
     /// GET /metrics as text.
     pub async fn metrics(&self) -> String {
         match self.get("/metrics").await {
