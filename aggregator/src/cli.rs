@@ -122,35 +122,43 @@ fn eval(args: &EvalArgs) -> ExitCode {
             cv_folds: args.cv_folds,
             ..RulConfig::default()
         };
-        let written = match crate::eval::run(dir, &config, true) {
-            Ok(report) => crate::eval::write_report(&report, &mut out),
-            Err(e) => {
-                eprintln!("aggregator eval: {e}");
-                return ExitCode::FAILURE;
-            }
-        };
-        if let Err(e) = written.and_then(|()| out.flush()) {
-            eprintln!("cannot write the report: {e}");
+        let run = crate::eval::run(dir, &config, true);
+        if !eval_part(run, &mut out, crate::eval::write_report) {
             return ExitCode::FAILURE;
         }
     }
     if skab {
-        let written = match crate::eval::run_skab(dir, &DetectorConfig::default()) {
-            Ok(report) => {
-                let sep = if cmapss { writeln!(out) } else { Ok(()) };
-                sep.and_then(|()| crate::eval::write_skab_report(&report, &mut out))
-            }
-            Err(e) => {
-                eprintln!("aggregator eval: {e}");
-                return ExitCode::FAILURE;
-            }
+        let run = crate::eval::run_skab(dir, &DetectorConfig::default());
+        let write = |r: &_, out: &mut std::io::StdoutLock<'_>| {
+            let sep = if cmapss { writeln!(out) } else { Ok(()) };
+            sep.and_then(|()| crate::eval::write_skab_report(r, out))
         };
-        if let Err(e) = written.and_then(|()| out.flush()) {
-            eprintln!("cannot write the report: {e}");
+        if !eval_part(run, &mut out, write) {
             return ExitCode::FAILURE;
         }
     }
     ExitCode::SUCCESS
+}
+
+/// Writes one part of `eval` and flushes; false (after saying why) when the part could not
+/// run or be written.
+fn eval_part<R, E: std::fmt::Display, W: Write>(
+    run: Result<R, E>,
+    out: &mut W,
+    write: impl FnOnce(&R, &mut W) -> std::io::Result<()>,
+) -> bool {
+    let r = match run {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("aggregator eval: {e}");
+            return false;
+        }
+    };
+    if let Err(e) = write(&r, out).and_then(|()| out.flush()) {
+        eprintln!("cannot write the report: {e}");
+        return false;
+    }
+    true
 }
 
 fn report(e: &ConfigError) -> ExitCode {
