@@ -12,6 +12,8 @@
 //! - Every transition is kept on the alarm (who, when, comment) and returned by
 //!   [`Engine::on_point`] / the actions so the caller can journal it.
 //! - Bad-quality points and non-numeric values do not change a level.
+//! - Memory is bounded: beyond [`MAX_KEPT`] alarms the oldest cleared ones are forgotten
+//!   (their transitions stay in the journal).
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -20,6 +22,9 @@ use protocols::model::TagId;
 use serde::Serialize;
 
 use super::rule::{Level, Limits};
+
+/// Alarms kept in memory; the oldest cleared ones go first.
+pub const MAX_KEPT: usize = 10_000;
 
 /// One configured limit rule.
 #[derive(Debug, Clone, PartialEq)]
@@ -172,6 +177,7 @@ impl Engine {
                     a.shelved_until_ns = None;
                     out.push(record(a, ts_ns, "cleared", None, None, Some(v)));
                 }
+                self.forget_oldest_cleared();
             }
             (level, Some(id)) => {
                 st.level = level;
@@ -218,6 +224,26 @@ impl Engine {
             }
         }
         out
+    }
+
+    /// Drops the oldest cleared alarms beyond [`MAX_KEPT`].
+    fn forget_oldest_cleared(&mut self) {
+        while self.alarms.len() > MAX_KEPT {
+            let Some(oldest) = self
+                .alarms
+                .values()
+                .find(|a| a.state == State::Cleared)
+                .map(|a| a.id)
+            else {
+                return;
+            };
+            self.alarms.remove(&oldest);
+        }
+    }
+
+    /// Whether any rule exists.
+    pub fn has_rules(&self) -> bool {
+        !self.rules.is_empty()
     }
 
     /// Acknowledges alarm `id`.
@@ -486,9 +512,20 @@ mod tests {
         );
         let second = e.on_point(&tag, 64 * S, Some(95.0))[0].alarm;
         assert_ne!(second, id);
+        // Memory stays bounded: only the newest MAX_KEPT alarms are kept.
+        for i in 0..(MAX_KEPT as i64 + 5) {
+            e.on_point(&tag, 100 * S + 2 * i, Some(10.0));
+            e.on_point(&tag, 100 * S + 2 * i + 1, Some(95.0));
+        }
+        assert!(e.list(Filter::All).len() <= MAX_KEPT + 1);
+        assert!(
+            e.get(id).is_none(),
+            "the oldest cleared alarm was forgotten"
+        );
+        assert_eq!(e.list(Filter::Open).len(), 1);
         assert_eq!(
-            e.acknowledge(99, "x", None, 0),
-            Err(ActionError::Unknown(99))
+            e.acknowledge(u64::MAX, "x", None, 0),
+            Err(ActionError::Unknown(u64::MAX))
         );
     }
 }

@@ -51,6 +51,9 @@ impl Alarms {
         let mut out = Vec::new();
         {
             let mut e = self.engine.lock().unwrap_or_else(PoisonError::into_inner);
+            if !e.has_rules() {
+                return;
+            }
             for p in points {
                 if !e.watches(&p.tag) {
                     continue;
