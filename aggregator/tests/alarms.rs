@@ -118,6 +118,12 @@ async fn limit_alarm_lifecycle_over_mqtt_and_http() {
         "{a}"
     );
     let id = a["id"].as_u64().unwrap();
+    let asset_alarms = || async {
+        let (code, tree) = api.get(&format!("/api/v1/assets?asset={MOTOR}")).await;
+        assert_eq!(code, 200, "{tree}");
+        tree["sites"][0]["areas"][0]["lines"][0]["assets"][0]["active_alarms"].clone()
+    };
+    assert_eq!(asset_alarms().await, json!(1), "the overview counts it");
 
     publish(&agent, 3, vec![point(t0 + 6 * SEC, 120.0)]).await;
     eventually("escalated to hihi", WAIT, || async {
@@ -171,6 +177,7 @@ async fn limit_alarm_lifecycle_over_mqtt_and_http() {
     })
     .await;
     assert!(alarms(&api, "open").await.is_empty());
+    assert_eq!(asset_alarms().await, json!(0));
     let a = &alarms(&api, "all").await[0];
     assert_eq!(
         actions(a),

@@ -327,9 +327,9 @@ async fn end_to_end_over_mqtt_and_http() {
         assets,
         json!({"sites": [{"name": "demo", "areas": [{"name": "hall-1", "lines": [
             {"name": "line-1", "assets": [{"id": MOTOR, "name": "motor-01", "status": "running",
-                "tag_count": 4, "bad_tags": 0, "stale_tags": 0, "last_update_ns": null}]},
+                "tag_count": 4, "bad_tags": 0, "stale_tags": 0, "active_alarms": 0, "last_update_ns": null}]},
             {"name": "line-2", "assets": [{"id": PUMP, "name": "pump-01", "status": "offline",
-                "tag_count": 1, "bad_tags": 1, "stale_tags": 0, "last_update_ns": null}]}
+                "tag_count": 1, "bad_tags": 1, "stale_tags": 0, "active_alarms": 0, "last_update_ns": null}]}
         ]}]}]})
     );
     // One asset's branch only; unknown and malformed ids are errors.
@@ -344,7 +344,7 @@ async fn end_to_end_over_mqtt_and_http() {
         one,
         json!({"sites": [{"name": "demo", "areas": [{"name": "hall-1", "lines": [
             {"name": "line-2", "assets": [{"id": PUMP, "name": "pump-01", "status": "offline",
-                "tag_count": 1, "bad_tags": 1, "stale_tags": 0, "last_update_ns": null}]}
+                "tag_count": 1, "bad_tags": 1, "stale_tags": 0, "active_alarms": 0, "last_update_ns": null}]}
         ]}]}]})
     );
     let (code, _) = api

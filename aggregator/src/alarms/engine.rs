@@ -326,6 +326,17 @@ impl Engine {
             .collect()
     }
 
+    /// Open (active or acknowledged) alarms per asset.
+    pub fn open_by_asset(&self) -> HashMap<protocols::model::AssetPath, usize> {
+        let mut out = HashMap::new();
+        for a in self.alarms.values().filter(|a| a.open()) {
+            if let Ok(tag) = TagId::new(&a.tag) {
+                *out.entry(tag.asset()).or_insert(0) += 1;
+            }
+        }
+        out
+    }
+
     /// One alarm.
     pub fn get(&self, id: u64) -> Option<&Alarm> {
         self.alarms.get(&id)

@@ -84,6 +84,14 @@ impl Alarms {
             .list(filter)
     }
 
+    /// Open (active or acknowledged) alarms per asset.
+    pub fn open_by_asset(&self) -> std::collections::HashMap<protocols::model::AssetPath, usize> {
+        self.engine
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .open_by_asset()
+    }
+
     /// Runs an operator action on the engine, journals it and returns the alarm after it.
     pub fn act(
         &self,

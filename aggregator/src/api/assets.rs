@@ -4,7 +4,8 @@
 //! ```json
 //! {"sites":[{"name":"demo","areas":[{"name":"hall-1","lines":[{"name":"line-1","assets":[
 //!   {"id":"demo/hall-1/line-1/motor-01","name":"motor-01","status":"running",
-//!    "tag_count":10,"bad_tags":0,"stale_tags":0,"last_update_ns":1700000000000000000}]}]}]}]}
+//!    "tag_count":10,"bad_tags":0,"stale_tags":0,"active_alarms":0,
+//!    "last_update_ns":1700000000000000000}]}]}]}]}
 //! ```
 //!
 //! `stale_tags` counts the asset's tags whose latest value is stale now
@@ -73,6 +74,8 @@ pub(crate) struct AssetNode {
     bad_tags: usize,
     /// Tags whose latest value is stale.
     stale_tags: usize,
+    /// Alarms of its tags not cleared yet (active or acknowledged).
+    active_alarms: usize,
     /// Newest receive time of any of its values (ns).
     last_update_ns: Option<i64>,
 }
@@ -110,6 +113,7 @@ pub(crate) async fn assets(
         return Err(ApiError::NotFound(format!("unknown asset '{asset}'")));
     }
     let latest = s.cache.snapshot();
+    let alarms = s.alarms.open_by_asset();
     let now = now_ns();
     let mut tree: Tree<'_> = BTreeMap::new();
     for t in &tags {
@@ -147,6 +151,7 @@ pub(crate) async fn assets(
                                         tag_count: sum.tag_count,
                                         bad_tags: sum.bad_tags,
                                         stale_tags: sum.stale_tags,
+                                        active_alarms: alarms.get(&asset).copied().unwrap_or(0),
                                         last_update_ns: sum.last_update_ns,
                                     }
                                 })

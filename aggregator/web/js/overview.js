@@ -3,8 +3,9 @@
 // POLL_MS. Tiles are keyed by asset id and updated in place; the tree is rebuilt only
 // when the set of assets changes.
 //
-// Health score and active alarm count per asset belong on the tiles too; they wait for
-// the predictive-maintenance API (issue 5) and are not shown until it exists.
+// Each tile counts the asset's tags, bad and stale values and open alarms (`active_alarms`:
+// active or acknowledged). The health score belongs on the tiles too; it waits for the
+// predictive-maintenance health API (issue 5) and is not shown until it exists.
 
 import { getJson, every } from './api.js';
 import { el, setText, banner, connection } from './dom.js';
@@ -56,8 +57,9 @@ function updateTile(a, now) {
   const parts = [`${a.tag_count} tags`];
   if (a.bad_tags) parts.push(`${a.bad_tags} bad`);
   if (a.stale_tags) parts.push(`${a.stale_tags} stale`);
+  if (a.active_alarms) parts.push(`${a.active_alarms} alarm${a.active_alarms === 1 ? '' : 's'}`);
   setText(t.counts, parts.join(' · '));
-  t.counts.classList.toggle('warn', a.bad_tags > 0 || a.stale_tags > 0);
+  t.counts.classList.toggle('warn', a.bad_tags > 0 || a.stale_tags > 0 || a.active_alarms > 0);
   const last = a.last_update_ns === null ? null : nsToMs(a.last_update_ns);
   setText(t.age, last === null ? 'no data yet' : `updated ${formatAge(last, now)}`);
   t.age.title = last === null ? '' : formatTime(last);
