@@ -57,14 +57,49 @@ struct WireCatalog {
     tags: Vec<WireTagMeta>,
 }
 
+/// One tag of the catalogue, in this order (binary) and with these names (JSON, which
+/// shares the struct; a third-party JSON producer may omit everything but `id`).
 #[derive(Serialize, Deserialize)]
-struct WireTagMeta {
+#[serde(deny_unknown_fields)]
+pub(super) struct WireTagMeta {
     id: String,
+    #[serde(default)]
     unit: String,
+    #[serde(default)]
     data_type: String,
+    #[serde(default)]
     source: String,
+    #[serde(default)]
     poll_interval_ms: u32,
+    #[serde(default)]
     description: String,
+}
+
+impl From<&TagMeta> for WireTagMeta {
+    fn from(t: &TagMeta) -> Self {
+        Self {
+            id: t.id.to_string(),
+            unit: t.unit.clone(),
+            data_type: t.data_type.clone(),
+            source: t.source.clone(),
+            poll_interval_ms: t.poll_interval_ms,
+            description: t.description.clone(),
+        }
+    }
+}
+
+impl WireTagMeta {
+    /// The model tag, its id validated.
+    pub(super) fn into_meta(self) -> Result<TagMeta, CodecError> {
+        Ok(TagMeta {
+            id: TagId::new(&self.id).map_err(invalid("tag"))?,
+            unit: self.unit,
+            data_type: self.data_type,
+            source: self.source,
+            poll_interval_ms: self.poll_interval_ms,
+            description: self.description,
+        })
+    }
 }
 
 /// Status body version 1.
@@ -242,18 +277,7 @@ fn catalog_to_wire(c: &TagCatalog) -> WireCatalog {
     WireCatalog {
         agent: c.agent.to_string(),
         session: c.session,
-        tags: c
-            .tags
-            .iter()
-            .map(|t| WireTagMeta {
-                id: t.id.to_string(),
-                unit: t.unit.clone(),
-                data_type: t.data_type.clone(),
-                source: t.source.clone(),
-                poll_interval_ms: t.poll_interval_ms,
-                description: t.description.clone(),
-            })
-            .collect(),
+        tags: c.tags.iter().map(WireTagMeta::from).collect(),
     }
 }
 
@@ -261,16 +285,7 @@ fn catalog_from_wire(w: WireCatalog) -> Result<TagCatalog, CodecError> {
     let tags = w
         .tags
         .into_iter()
-        .map(|t| {
-            Ok(TagMeta {
-                id: TagId::new(&t.id).map_err(invalid("tag"))?,
-                unit: t.unit,
-                data_type: t.data_type,
-                source: t.source,
-                poll_interval_ms: t.poll_interval_ms,
-                description: t.description,
-            })
-        })
+        .map(WireTagMeta::into_meta)
         .collect::<Result<_, CodecError>>()?;
     Ok(TagCatalog {
         agent: AgentId::new(&w.agent).map_err(invalid("agent"))?,

@@ -17,11 +17,11 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
-use super::binary::WireSpool;
+use super::binary::{WireSpool, WireTagMeta};
 use super::{CodecError, Message, MessageKind};
 use crate::model::{
     AgentId, AgentState, AgentStatus, AssetPath, Batch, DeviceState, DeviceStatus, Point, Quality,
-    QualityLevel, SpoolStatus, TagCatalog, TagId, TagMeta, Value,
+    QualityLevel, SpoolStatus, TagCatalog, TagId, Value,
 };
 
 #[derive(Serialize, Deserialize)]
@@ -40,7 +40,7 @@ struct JsonEnvelope {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     points: Option<Vec<JsonPoint>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    tags: Option<Vec<JsonTagMeta>>,
+    tags: Option<Vec<WireTagMeta>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     state: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -63,22 +63,6 @@ struct JsonPoint {
     quality: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     reason: Option<String>,
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct JsonTagMeta {
-    id: String,
-    #[serde(default)]
-    unit: String,
-    #[serde(default)]
-    data_type: String,
-    #[serde(default)]
-    source: String,
-    #[serde(default)]
-    poll_interval_ms: u32,
-    #[serde(default)]
-    description: String,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -126,19 +110,7 @@ pub(super) fn encode(msg: &Message) -> Result<Vec<u8>, CodecError> {
         }
         Message::Catalog(c) => {
             let mut env = envelope(MessageKind::Catalog, &c.agent, c.session);
-            env.tags = Some(
-                c.tags
-                    .iter()
-                    .map(|t| JsonTagMeta {
-                        id: t.id.to_string(),
-                        unit: t.unit.clone(),
-                        data_type: t.data_type.clone(),
-                        source: t.source.clone(),
-                        poll_interval_ms: t.poll_interval_ms,
-                        description: t.description.clone(),
-                    })
-                    .collect(),
-            );
+            env.tags = Some(c.tags.iter().map(WireTagMeta::from).collect());
             env
         }
         Message::Status(s) => {
@@ -258,16 +230,7 @@ pub(super) fn decode(payload: &[u8]) -> Result<Message, CodecError> {
                 .tags
                 .ok_or_else(|| missing("tags"))?
                 .into_iter()
-                .map(|t| {
-                    Ok(TagMeta {
-                        id: TagId::new(&t.id).map_err(invalid("tag"))?,
-                        unit: t.unit,
-                        data_type: t.data_type,
-                        source: t.source,
-                        poll_interval_ms: t.poll_interval_ms,
-                        description: t.description,
-                    })
-                })
+                .map(WireTagMeta::into_meta)
                 .collect::<Result<_, CodecError>>()?;
             Ok(Message::Catalog(TagCatalog {
                 agent,
